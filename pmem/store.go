@@ -60,8 +60,8 @@ type entry struct {
 	verified atomic.Bool // value checksum checked once (View)
 }
 
-func (e *entry) size() int64       { return layout.RecordSize(int(e.keyLen), e.valueLen) }
-func (e *entry) valueOff() int64   { return layout.ValueOffset(e.off, e.keyLen) }
+func (e *entry) size() int64     { return layout.RecordSize(int(e.keyLen), e.valueLen) }
+func (e *entry) valueOff() int64 { return layout.ValueOffset(e.off, e.keyLen) }
 func (e *entry) value(mem []byte) []byte {
 	v := e.valueOff()
 	return mem[v : v+e.valueLen : v+e.valueLen]
@@ -232,6 +232,14 @@ func (s *Store) Medium() Medium { return s.m }
 
 // Path is the file or device backing the store ("" in memory).
 func (s *Store) Path() string { return pathOf(s.m) }
+
+// where names the store in messages.
+func (s *Store) where() string {
+	if p := s.Path(); p != "" {
+		return p
+	}
+	return "<memory>"
+}
 
 // Mode is how the store's region is mapped.
 func (s *Store) Mode() Mode { return s.m.Stats().Mode }

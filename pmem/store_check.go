@@ -22,7 +22,7 @@ type CheckReport struct {
 }
 
 // OK reports whether the check found no problem.
-func (r *CheckReport) OK() bool { return len(r.Problems) == 0 }
+func (r CheckReport) OK() bool { return len(r.Problems) == 0 }
 
 // Check verifies every checksum in the store: the superblock, the active
 // root, the header and value of every record in the committed log (including

@@ -146,4 +146,3 @@ func (s *Store) Range(lo, hi string, fn func(key string, value []byte) error) er
 	}
 	return nil
 }
-

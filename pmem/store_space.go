@@ -11,63 +11,75 @@ import (
 
 // Space management.
 //
-// The log occupies [logStart, logEnd) and grows at tail; logEnd is always the
-// end of the region. When an append does not fit:
-//
-//   - if at least half the used log is garbage, compact: copy the live records
-//     into free space that the current log does not occupy — to the front of
-//     the heap [DataStart, logStart) when they fit there, else just after the
-//     tail (growing the region if needed) — then switch roots;
-//   - otherwise grow the region (double it, at least to what is needed, at
-//     most to MaxSize);
-//   - if growing is impossible, compact whatever garbage there is;
-//   - if it still does not fit, fail with ErrFull.
-//
-// Every step writes only to bytes no committed root refers to before it
+// The log occupies [logStart, tail) and may grow up to logEnd, which is the
+// end of the region. Space outside the log is free: a front gap
+// [DataStart, logStart) and a back gap [tail, size). Compaction copies the live
+// records into one of the gaps — bytes no committed root refers to — and then
 // switches roots, so a crash at any point leaves the old or the new state.
+//
+// To keep compaction always possible, an append is allowed only if afterwards
+// one gap could still hold every live record (the invariant "some gap >=
+// live"). So live data may fill at most about half of a region that cannot
+// grow; the rest is compaction headroom. When an append would break the
+// invariant:
+//
+//   - if at least half the used log is garbage, compact;
+//   - otherwise grow the region (double it, at least to what the invariant
+//     needs, at most to MaxSize);
+//   - if growing is impossible, compact whatever garbage there is;
+//   - if the append still breaks the invariant, fail with ErrFull.
 
 const growQuantum = 64 << 10
 
 // reserveLocked makes room for need bytes of records at the tail.
 func (s *Store) reserveLocked(need int64) error {
-	if s.fitsLocked(need) {
+	if s.roomLocked(need) {
 		return nil
 	}
-	used := int64(s.root.Tail - s.root.LogStart)
-	garbage := used - s.live
-	if garbage > 0 && garbage*2 >= used {
-		if err := s.compactLocked(need); err != nil && !isSpaceErr(err) {
+	if g := s.garbageLocked(); g > 0 && g*2 >= int64(s.root.Tail-s.root.LogStart) {
+		if err := s.compactLocked(); err != nil && !isSpaceErr(err) {
 			return err
 		}
-		if s.fitsLocked(need) {
+		if s.roomLocked(need) {
 			return nil
 		}
 	}
-	growErr := s.growLocked(int64(s.root.Tail) + need)
-	if growErr == nil {
+	// Room for the append plus a back gap that holds all live data after it.
+	growErr := s.growLocked(int64(s.root.Tail) + 2*need + s.live)
+	if growErr == nil && s.roomLocked(need) {
 		return nil
 	}
-	if !isSpaceErr(growErr) {
+	if growErr != nil && !isSpaceErr(growErr) {
 		return growErr
 	}
-	if int64(s.root.Tail-s.root.LogStart) > s.live {
-		if err := s.compactLocked(need); err != nil && !isSpaceErr(err) {
+	if s.garbageLocked() > 0 {
+		if err := s.compactLocked(); err != nil && !isSpaceErr(err) {
 			return err
 		}
-		if s.fitsLocked(need) {
+		if s.roomLocked(need) {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s needs %d more bytes; %d live in %d (max %d): %w",
-		ErrFull, s.Path(), need, s.live, s.root.Size, s.opts.MaxSize, growErr)
+	return fmt.Errorf("%w: %s cannot take %d more bytes: %d bytes live in a region of %d, limit %d (live data may use about half a region that cannot grow; delete values or raise the limit): grow: %w",
+		ErrFull, s.where(), need, s.live, s.root.Size, s.opts.MaxSize, growErr)
 }
 
 func isSpaceErr(err error) bool {
 	return errors.Is(err, ErrFull) || errors.Is(err, ErrCannotGrow) || errors.Is(err, ErrNoCapacity)
 }
 
-func (s *Store) fitsLocked(need int64) bool {
-	return int64(s.root.Tail)+need <= int64(s.root.LogEnd)
+func (s *Store) garbageLocked() int64 { return int64(s.root.Tail-s.root.LogStart) - s.live }
+
+// roomLocked reports whether need bytes can be appended while keeping a gap
+// that holds all live data (counting the new records as live).
+func (s *Store) roomLocked(need int64) bool {
+	tail := int64(s.root.Tail) + need
+	if tail > int64(s.root.LogEnd) {
+		return false
+	}
+	front := int64(s.root.LogStart) - layout.DataStart
+	back := int64(s.root.Size) - tail
+	return max(front, back) >= s.live+need
 }
 
 // growLocked grows the region so that it holds at least min bytes, and
@@ -78,7 +90,7 @@ func (s *Store) growLocked(minSize int64) error {
 		return nil
 	}
 	if s.opts.MaxSize > 0 && minSize > s.opts.MaxSize {
-		return fmt.Errorf("%w: %s would need %d bytes, above its limit of %d", ErrFull, s.Path(), minSize, s.opts.MaxSize)
+		return fmt.Errorf("%s would need %d bytes, above its limit of %d: %w", s.where(), minSize, s.opts.MaxSize, ErrCannotGrow)
 	}
 	target := max(size*2, minSize)
 	if s.opts.MaxSize > 0 {
@@ -94,7 +106,7 @@ func (s *Store) growLocked(minSize int64) error {
 		s.mem = s.m.Bytes()
 		s.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("pmem: grow %s from %d to %d bytes: %w", s.Path(), size, target, err)
+			return fmt.Errorf("pmem: grow %s from %d to %d bytes: %w", s.where(), size, target, err)
 		}
 	}
 	newSize := s.m.Size()
@@ -106,7 +118,7 @@ func (s *Store) growLocked(minSize int64) error {
 		return err
 	}
 	s.grows.Add(1)
-	s.lg.Info("region grown", "path", s.Path(), "from", size, "to", newSize, "mode", s.m.Stats().Mode)
+	s.lg.Info("region grown", "path", s.where(), "from", size, "to", newSize, "mode", s.m.Stats().Mode)
 	return nil
 }
 
@@ -143,12 +155,12 @@ func (s *Store) Compact() error {
 	if err := s.writableLocked(); err != nil {
 		return err
 	}
-	return s.compactLocked(0)
+	return s.compactLocked()
 }
 
-// compactLocked copies the live records to free space, leaving room for need
-// more bytes, and switches to a root whose log holds only them.
-func (s *Store) compactLocked(need int64) error {
+// compactLocked copies the live records into a free gap and switches to a
+// root whose log holds only them.
+func (s *Store) compactLocked() error {
 	s.mu.RLock()
 	live := make([]*entry, 0, len(s.index))
 	for _, e := range s.index {
@@ -157,10 +169,13 @@ func (s *Store) compactLocked(need int64) error {
 	s.mu.RUnlock()
 	slices.SortFunc(live, func(a, b *entry) int { return int(a.off - b.off) })
 
-	dest := int64(layout.DataStart)
-	if s.live > int64(s.root.LogStart)-layout.DataStart {
+	var dest int64
+	switch {
+	case s.live <= int64(s.root.LogStart)-layout.DataStart:
+		dest = layout.DataStart
+	default:
 		dest = int64(s.root.Tail) // after the log: never overlaps a live record
-		if err := s.growLocked(dest + s.live + need); err != nil {
+		if err := s.growLocked(dest + s.live); err != nil {
 			return err
 		}
 	}
@@ -191,7 +206,7 @@ func (s *Store) compactLocked(need int64) error {
 		return err
 	}
 	s.compactions.Add(1)
-	s.lg.Info("region compacted", "path", s.Path(), "log_before", before, "log_after", at-dest, "keys", len(live))
+	s.lg.Info("region compacted", "path", s.where(), "log_before", before, "log_after", at-dest, "keys", len(live))
 	return nil
 }
 

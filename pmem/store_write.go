@@ -21,7 +21,9 @@ type batchOp struct {
 }
 
 // Put adds a put of key to the batch. The batch keeps value until Apply.
-func (b *Batch) Put(key string, value []byte) { b.ops = append(b.ops, batchOp{layout.KindPut, key, value}) }
+func (b *Batch) Put(key string, value []byte) {
+	b.ops = append(b.ops, batchOp{layout.KindPut, key, value})
+}
 
 // Delete adds a delete of key to the batch.
 func (b *Batch) Delete(key string) { b.ops = append(b.ops, batchOp{kind: layout.KindDelete, key: key}) }
@@ -78,9 +80,9 @@ func (s *Store) writableLocked() error {
 func (s *Store) failLocked(op string, err error) error {
 	if s.poison == nil {
 		s.poison = err
-		s.lg.Error("persistence failed; store refuses writes until reopened", "path", s.Path(), "op", op, "err", err)
+		s.lg.Error("persistence failed; store refuses writes until reopened", "path", s.where(), "op", op, "err", err)
 	}
-	return fmt.Errorf("pmem: %s %s: %w", op, s.Path(), err)
+	return fmt.Errorf("pmem: %s %s: %w", op, s.where(), err)
 }
 
 func (s *Store) apply(ops []batchOp) error {
