@@ -44,3 +44,10 @@ type MediumStats struct {
 	Fences     uint64 // Fence calls
 	Grows      uint64 // successful Grow calls
 }
+
+// Prefaulter is implemented by media whose pages are cheaper to map in bulk
+// than to fault one at a time on first write (file mappings). The store calls
+// Prefault ahead of where it is about to write. It is a hint only.
+type Prefaulter interface {
+	Prefault(off, n int64)
+}

@@ -1,0 +1,40 @@
+//go:build !linux
+
+package pmem
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// CreateRegion needs Linux: mapping a region relies on MAP_SYNC, device-DAX
+// and fallocate(2). Elsewhere it fails with an error wrapping
+// errors.ErrUnsupported.
+func CreateRegion(path string, size int64, opts RegionOptions) (*Region, error) {
+	return nil, unsupported("create", path)
+}
+
+// OpenRegion needs Linux; see CreateRegion.
+func OpenRegion(path string, opts RegionOptions) (*Region, error) {
+	return nil, unsupported("open", path)
+}
+
+func unsupported(op, path string) error {
+	return fmt.Errorf("pmem: %s region %s: mapping persistent-memory regions needs Linux (this is %s/%s); run marvel on Linux, or use an in-memory medium for tests: %w",
+		op, path, runtime.GOOS, runtime.GOARCH, errors.ErrUnsupported)
+}
+
+// The hooks below are never reached: no Region can be made on this platform.
+
+func (r *Region) growLocked(newSize int64) error { return unsupported("grow", r.path) }
+
+func (r *Region) releaseLocked() error { return nil }
+
+func msyncRange(b []byte) error { return unsupported("sync", "") }
+
+func syncDir(dir string) error { return unsupported("sync directory of", dir) }
+
+func renameFile(oldPath, newPath string) error { return unsupported("rename", oldPath) }
+
+func prefault(b []byte) {}
