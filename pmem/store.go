@@ -32,6 +32,8 @@ type Store struct {
 	writeMu sync.Mutex
 	poison  error // first persistence failure; writes refused after it
 	scratch []byte
+	pfStart int64 // [pfStart, pfEnd) was prefaulted in the current mapping
+	pfEnd   int64
 
 	// mu guards the fields below it. Readers hold it shared for the whole of a
 	// lookup and copy out of the mapping; the writer holds it exclusively only
@@ -98,7 +100,7 @@ func Format(m Medium, opts Options) (*Store, error) {
 	if err := sb.Encode(mem[layout.SuperblockOff:]); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	root := layout.Root{Gen: 1, Size: uint64(size), LogStart: layout.DataStart, LogEnd: uint64(size), Tail: layout.DataStart}
+	root := layout.Root{Gen: 1, Size: uint64(size), LogStart: layout.DataStart, LogEnd: uint64(midOf(size)), Tail: layout.DataStart}
 	off := layout.RootOffset(layout.SlotOf(root.Gen))
 	root.Encode(mem[off : off+layout.RootSize])
 	m.Flush(0, layout.DataStart)
@@ -255,7 +257,7 @@ type Stats struct {
 	Keys         int
 	LiveBytes    int64 // bytes of records holding current values
 	GarbageBytes int64 // bytes of overwritten or deleted records, reclaimable by compaction
-	FreeBytes    int64 // bytes free without growing: after the tail and before the log
+	FreeBytes    int64 // bytes of the heap outside the log (half of them are compaction headroom)
 	Puts         uint64
 	Deletes      uint64
 	Gets         uint64
@@ -282,7 +284,7 @@ func (s *Store) Stats() Stats {
 		Keys:         keys,
 		LiveBytes:    live,
 		GarbageBytes: used - live,
-		FreeBytes:    int64(r.LogEnd-r.Tail) + int64(r.LogStart) - layout.DataStart,
+		FreeBytes:    int64(r.Size) - layout.DataStart - used,
 		Puts:         s.puts.Load(),
 		Deletes:      s.deletes.Load(),
 		Gets:         s.gets.Load(),

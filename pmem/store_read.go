@@ -10,8 +10,9 @@ import (
 )
 
 // Get returns a copy of the value stored under key, or an error wrapping
-// ErrNotFound. The value's checksum is verified on every Get; a mismatch is a
-// *CorruptError. The copy is the caller's to keep: this is the safe path.
+// ErrNotFound. The value's checksum is verified on the first read of the
+// record since open; a mismatch is a *CorruptError. The copy is the caller's
+// to keep: this is the safe path.
 func (s *Store) Get(key string) ([]byte, error) {
 	return s.AppendValue(nil, key)
 }
@@ -25,9 +26,9 @@ func (s *Store) AppendValue(dst []byte, key string) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	v := e.value(s.mem)
-	if got := layout.CRC(v); got != e.valueCRC {
-		return dst, s.valueCorrupt(key, e, got)
+	v, err := s.verifiedLocked(key, e)
+	if err != nil {
+		return dst, err
 	}
 	s.gets.Add(1)
 	return append(dst, v...), nil
@@ -44,6 +45,21 @@ func (s *Store) lookupLocked(key string) (*entry, error) {
 	return e, nil
 }
 
+// verifiedLocked returns the value of e, checking its checksum the first
+// time the record is read since the store was opened. Committed records are
+// never rewritten in place, so one check per record and open suffices to catch
+// damage done while the region was closed; Check re-verifies everything.
+func (s *Store) verifiedLocked(key string, e *entry) ([]byte, error) {
+	v := e.value(s.mem)
+	if !e.verified.Load() {
+		if got := layout.CRC(v); got != e.valueCRC {
+			return nil, s.valueCorrupt(key, e, got)
+		}
+		e.verified.Store(true)
+	}
+	return v, nil
+}
+
 func (s *Store) valueCorrupt(key string, e *entry, got uint32) error {
 	return &CorruptError{Path: s.Path(), Offset: e.valueOff(), What: "record value", Kind: ErrCorrupt,
 		Reason: fmt.Sprintf("checksum mismatch for key %q (stored %08x, computed %08x)", key, e.valueCRC, got)}
@@ -57,7 +73,7 @@ func (s *Store) valueCorrupt(key string, e *entry, got uint32) error {
 // overwrite the bytes and a Grow or Close unmaps them. fn must not keep the
 // slice, write through it, or call any method of the Store (it runs under the
 // store's read lock, which writers that compact, grow or close wait for).
-// The value's checksum is verified the first time a record is viewed.
+// The value's checksum is verified as for Get.
 func (s *Store) View(key string, fn func(value []byte) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -65,12 +81,9 @@ func (s *Store) View(key string, fn func(value []byte) error) error {
 	if err != nil {
 		return err
 	}
-	v := e.value(s.mem)
-	if !e.verified.Load() {
-		if got := layout.CRC(v); got != e.valueCRC {
-			return s.valueCorrupt(key, e, got)
-		}
-		e.verified.Store(true)
+	v, err := s.verifiedLocked(key, e)
+	if err != nil {
+		return err
 	}
 	s.gets.Add(1)
 	return fn(v)

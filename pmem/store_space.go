@@ -9,44 +9,104 @@ import (
 	"github.com/marvel-serverless/marvel/pmem/internal/layout"
 )
 
-// Space management.
+// Space management: semispaces.
 //
-// The log occupies [logStart, tail) and may grow up to logEnd, which is the
-// end of the region. Space outside the log is free: a front gap
-// [DataStart, logStart) and a back gap [tail, size). Compaction copies the live
-// records into one of the gaps — bytes no committed root refers to — and then
-// switches roots, so a crash at any point leaves the old or the new state.
+// The region's heap [DataStart, size) is split at mid = size/2 (page
+// aligned) into a front and a back half. The log lives in one half:
+// [logStart, tail) grows up to logEnd, which is mid for a log in the front
+// half and size for one in the back half. Compaction copies the live records
+// to the start of the other half — bytes no committed root refers to — and
+// then switches roots, so a crash at any point leaves the old or the new
+// state. An append is allowed only if the other half could still take every
+// live record afterwards, so compaction is always possible. When an append
+// does not fit:
 //
-// To keep compaction always possible, an append is allowed only if afterwards
-// one gap could still hold every live record (the invariant "some gap >=
-// live"). So live data may fill at most about half of a region that cannot
-// grow; the rest is compaction headroom. When an append would break the
-// invariant:
-//
-//   - if at least half the used log is garbage, compact;
-//   - otherwise grow the region (double it, at least to what the invariant
-//     needs, at most to MaxSize);
+//   - if at least half the log is garbage, compact;
+//   - otherwise grow the region (at least double it, at most to MaxSize),
+//     which moves mid so the log's half grows with it;
 //   - if growing is impossible, compact whatever garbage there is;
-//   - if the append still breaks the invariant, fail with ErrFull.
+//   - if it still does not fit, fail with ErrFull.
+//
+// Live data can therefore use at most half of a region that cannot grow.
+// After a growth that does not double the region (because of MaxSize) the log
+// may straddle mid; it then runs to the end of the region and compacts to the
+// front.
 
 const growQuantum = 64 << 10
 
-// reserveLocked makes room for need bytes of records at the tail.
+// prefaultWindow is how far ahead of the tail the store maps pages.
+const prefaultWindow = 8 << 20
+
+// midOf is where the back half of a region of size bytes starts.
+func midOf(size int64) int64 { return max(layout.DataStart, size/2&^(4<<10-1)) }
+
+// logEndFor is the end of a log [start, tail) in a region of size bytes.
+func logEndFor(start, tail, size int64) int64 {
+	if mid := midOf(size); start < mid && tail <= mid {
+		return mid
+	}
+	return size
+}
+
+// compactDestLocked is where compaction would copy the live records, and how
+// many bytes fit there.
+func (s *Store) compactDestLocked() (dest, room int64) {
+	size := int64(s.root.Size)
+	if int64(s.root.LogEnd) < size { // front half: go to the back half
+		mid := int64(s.root.LogEnd)
+		return mid, size - mid
+	}
+	return layout.DataStart, int64(s.root.LogStart) - layout.DataStart
+}
+
+// fitsLocked reports whether need bytes can be appended while compaction
+// stays possible.
+func (s *Store) fitsLocked(need int64) bool {
+	_, room := s.compactDestLocked()
+	return int64(s.root.Tail)+need <= int64(s.root.LogEnd) && s.live+need <= room
+}
+
+func (s *Store) garbageLocked() int64 { return int64(s.root.Tail-s.root.LogStart) - s.live }
+
+// prefaultLocked asks the medium to map [off, off+n) before it is written,
+// and the window after it, unless that was done since the last remap.
+func (s *Store) prefaultLocked(off, n int64) {
+	pf, ok := s.m.(Prefaulter)
+	if !ok || (off >= s.pfStart && off+n <= s.pfEnd) {
+		return
+	}
+	end := min(off+n+prefaultWindow, int64(s.root.Size))
+	pf.Prefault(off, end-off)
+	s.pfStart, s.pfEnd = off, end
+}
+
+// reserveLocked makes room for need bytes of records at the tail, and maps
+// the pages they will go to.
 func (s *Store) reserveLocked(need int64) error {
-	if s.roomLocked(need) {
+	err := s.reserveSpaceLocked(need)
+	if err == nil {
+		s.prefaultLocked(int64(s.root.Tail), need)
+	}
+	return err
+}
+
+func (s *Store) reserveSpaceLocked(need int64) error {
+	if s.fitsLocked(need) {
 		return nil
 	}
 	if g := s.garbageLocked(); g > 0 && g*2 >= int64(s.root.Tail-s.root.LogStart) {
 		if err := s.compactLocked(); err != nil && !isSpaceErr(err) {
 			return err
 		}
-		if s.roomLocked(need) {
+		if s.fitsLocked(need) {
 			return nil
 		}
 	}
-	// Room for the append plus a back gap that holds all live data after it.
-	growErr := s.growLocked(int64(s.root.Tail) + 2*need + s.live)
-	if growErr == nil && s.roomLocked(need) {
+	// Double, and enough that the log's half takes the append and the other
+	// half all live data.
+	target := max(2*int64(s.root.Size), 2*(int64(s.root.Tail)+need), 2*(s.live+need+layout.DataStart))
+	growErr := s.growLocked(target)
+	if growErr == nil && s.fitsLocked(need) {
 		return nil
 	}
 	if growErr != nil && !isSpaceErr(growErr) {
@@ -56,64 +116,49 @@ func (s *Store) reserveLocked(need int64) error {
 		if err := s.compactLocked(); err != nil && !isSpaceErr(err) {
 			return err
 		}
-		if s.roomLocked(need) {
+		if s.fitsLocked(need) {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s cannot take %d more bytes: %d bytes live in a region of %d, limit %d (live data may use about half a region that cannot grow; delete values or raise the limit): grow: %w",
-		ErrFull, s.where(), need, s.live, s.root.Size, s.opts.MaxSize, growErr)
+	reason := "the region grew but not enough"
+	if growErr != nil {
+		reason = growErr.Error()
+	}
+	return fmt.Errorf("%w: %s cannot take %d more bytes: %d bytes live in a region of %d, limit %d (live data may use about half a region that cannot grow; delete values or raise the limit): %s",
+		ErrFull, s.where(), need, s.live, s.root.Size, s.opts.MaxSize, reason)
 }
 
 func isSpaceErr(err error) bool {
 	return errors.Is(err, ErrFull) || errors.Is(err, ErrCannotGrow) || errors.Is(err, ErrNoCapacity)
 }
 
-func (s *Store) garbageLocked() int64 { return int64(s.root.Tail-s.root.LogStart) - s.live }
-
-// roomLocked reports whether need bytes can be appended while keeping a gap
-// that holds all live data (counting the new records as live).
-func (s *Store) roomLocked(need int64) bool {
-	tail := int64(s.root.Tail) + need
-	if tail > int64(s.root.LogEnd) {
-		return false
-	}
-	front := int64(s.root.LogStart) - layout.DataStart
-	back := int64(s.root.Size) - tail
-	return max(front, back) >= s.live+need
-}
-
-// growLocked grows the region so that it holds at least min bytes, and
-// commits a root describing the new size.
-func (s *Store) growLocked(minSize int64) error {
+// growLocked grows the region towards target bytes (capped at MaxSize) and
+// commits a root describing the new size. It fails if the region cannot grow
+// at all.
+func (s *Store) growLocked(target int64) error {
 	size := int64(s.root.Size)
-	if minSize <= size {
-		return nil
-	}
-	if s.opts.MaxSize > 0 && minSize > s.opts.MaxSize {
-		return fmt.Errorf("%s would need %d bytes, above its limit of %d: %w", s.where(), minSize, s.opts.MaxSize, ErrCannotGrow)
-	}
-	target := max(size*2, minSize)
+	target = (target + growQuantum - 1) / growQuantum * growQuantum
 	if s.opts.MaxSize > 0 {
 		target = min(target, s.opts.MaxSize)
 	}
-	target = (target + growQuantum - 1) / growQuantum * growQuantum
-	if s.opts.MaxSize > 0 && target > s.opts.MaxSize {
-		target = max(minSize, s.opts.MaxSize)
+	if target <= size {
+		return fmt.Errorf("%s is %d bytes, at its limit of %d: %w", s.where(), size, s.opts.MaxSize, ErrCannotGrow)
 	}
 	if s.m.Size() < target {
-		s.mu.Lock() // no reader may touch the old mapping while it is replaced
+		s.mu.Lock() // no reader may touch the mapping while it is replaced
 		err := s.m.Grow(target)
 		s.mem = s.m.Bytes()
 		s.mu.Unlock()
+		s.pfStart, s.pfEnd = 0, 0
 		if err != nil {
 			return fmt.Errorf("pmem: grow %s from %d to %d bytes: %w", s.where(), size, target, err)
 		}
 	}
-	newSize := s.m.Size()
+	newSize := min(s.m.Size(), max(target, size))
 	r := s.root
 	r.Gen++
 	r.Size = uint64(newSize)
-	r.LogEnd = uint64(newSize)
+	r.LogEnd = uint64(logEndFor(int64(r.LogStart), int64(r.Tail), newSize))
 	if err := s.commitRootLocked(r, nil); err != nil {
 		return err
 	}
@@ -169,15 +214,12 @@ func (s *Store) compactLocked() error {
 	s.mu.RUnlock()
 	slices.SortFunc(live, func(a, b *entry) int { return int(a.off - b.off) })
 
-	var dest int64
-	switch {
-	case s.live <= int64(s.root.LogStart)-layout.DataStart:
-		dest = layout.DataStart
-	default:
-		dest = int64(s.root.Tail) // after the log: never overlaps a live record
-		if err := s.growLocked(dest + s.live); err != nil {
-			return err
-		}
+	dest, room := s.compactDestLocked()
+	if s.live > room {
+		return fmt.Errorf("%w: %s: %d live bytes do not fit the %d free bytes of the other half", ErrFull, s.where(), s.live, room)
+	}
+	if pf, ok := s.m.(Prefaulter); ok {
+		pf.Prefault(dest, s.live)
 	}
 	mem := s.mem
 	newOff := make([]int64, len(live))
@@ -193,8 +235,8 @@ func (s *Store) compactLocked() error {
 	r := s.root
 	r.Gen++
 	r.LogStart = uint64(dest)
-	r.LogEnd = r.Size
 	r.Tail = uint64(at)
+	r.LogEnd = uint64(logEndFor(dest, at, int64(r.Size)))
 	before := int64(s.root.Tail - s.root.LogStart)
 	// The index moves to the copies together with the root, before any append
 	// can overwrite the old records.
@@ -216,6 +258,9 @@ func (s *Store) Grow(size int64) error {
 	defer s.writeMu.Unlock()
 	if err := s.writableLocked(); err != nil {
 		return err
+	}
+	if size <= int64(s.root.Size) {
+		return nil
 	}
 	return s.growLocked(size)
 }
