@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs every test of the repository on a fresh Debian machine, as root:
+# installs the system packages the tests need, then gofmt, go vet and
+# go test -race. Extra arguments go to `go test`:
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh -run 'CLI'      # only tests matching CLI
+#   MARVEL_LONG=1 bash scripts/test.sh   # also the long suites
+#
+# Environment: MARVEL_LONG=1 runs the long suites (see docs/cli.md);
+# GO_TEST_TIMEOUT overrides the go test timeout (default 15m).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# System packages the tests need. go test -race needs cgo, so a C compiler
+# and the C library headers (a Debian image with Go from the tarball has
+# neither; without them the race build fails with `C compiler "gcc" not
+# found`). Later suites add theirs here (redis-server for the Redis
+# baseline, protobuf-compiler for the generated-code check).
+APT_PACKAGES=(gcc libc6-dev)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# apt_install installs the packages that are not installed yet, running
+# apt-get update once, and does nothing when none are missing.
+apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		if ! dpkg -s "$p" >/dev/null 2>&1; then
+			missing+=("$p")
+		fi
+	done
+	if [ "${#missing[@]}" -eq 0 ]; then
+		return 0
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		log "missing packages: ${missing[*]}; install them (apt-get is not available here)"
+		return 1
+	fi
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo=(sudo)
+	fi
+	log "installing ${missing[*]}"
+	if [ -z "${APT_UPDATED:-}" ]; then
+		"${sudo[@]}" apt-get update
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
+	apt_install "${APT_PACKAGES[@]}"
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+	log "go is not installed or not on PATH."
+	log "Install Go $(sed -n 's/^go //p' go.mod) or later from https://go.dev/dl/ and add its bin directory to PATH."
+	exit 1
+fi
+log "$(go version)"
+
+if [ "${MARVEL_LONG:-}" = "1" ]; then
+	export MARVEL_LONG
+	log "MARVEL_LONG=1: running the long suites too"
+fi
+
+log "gofmt -l"
+unformatted="$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path '*/vendor/*' -print0 |
+	xargs -0 -r gofmt -l)"
+if [ -n "$unformatted" ]; then
+	log "these files are not gofmt-formatted (run gofmt -w on them):"
+	printf '%s\n' "$unformatted" >&2
+	exit 1
+fi
+
+log "go vet ./..."
+go vet ./...
+
+timeout="${GO_TEST_TIMEOUT:-15m}"
+shown=""
+if [ "$#" -gt 0 ]; then
+	printf -v shown ' %q' "$@"
+fi
+log "go test -race -count=1 -timeout $timeout ./...$shown"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+set +e
+go test -race -count=1 -timeout "$timeout" ./... "$@" 2>&1 | tee "$out"
+status="${PIPESTATUS[0]}"
+set -e
+ok="$(grep -c '^ok ' "$out" || true)"
+failed="$(grep -c '^FAIL[[:space:]]' "$out" || true)"
+if [ "$status" -eq 0 ]; then
+	log "go test: PASS ($ok packages ok)"
+else
+	log "go test: FAIL ($failed packages failed, $ok ok; exit status $status)"
+fi
+exit "$status"
