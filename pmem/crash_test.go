@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -17,7 +18,17 @@ import (
 	"github.com/marvel-serverless/marvel/pmem/pmemtest"
 )
 
-var crashSeed = flag.Uint64("crash.seed", 0, "seed for randomised crash tests (0: time-based, printed)")
+var (
+	crashSeed   = flag.Uint64("crash.seed", 0, "seed for randomised crash tests (0: time-based, printed)")
+	crashRounds = flag.Int("crash.rounds", defaultRounds(), "seeds per workload for the keep-random survival rule (MARVEL_LONG=1: 20)")
+)
+
+func defaultRounds() int {
+	if os.Getenv("MARVEL_LONG") == "1" {
+		return 20
+	}
+	return 1
+}
 
 // A crash workload is a deterministic list of steps against a store.
 type stepKind int
@@ -216,11 +227,17 @@ func TestCrashPoints(t *testing.T) {
 	t.Logf("crash seed %d (rerun with -crash.seed=%d)", seed, seed)
 	for _, w := range workloads() {
 		for _, surv := range []pmemtest.Survival{pmemtest.KeepNone, pmemtest.KeepAll, pmemtest.KeepRandom} {
-			t.Run(w.name+"/"+surv.String(), func(t *testing.T) {
-				t.Parallel()
-				points := crashWorkload(t, w, surv, seed)
-				t.Logf("%d crash points enumerated", points)
-			})
+			rounds := 1
+			if surv == pmemtest.KeepRandom {
+				rounds = *crashRounds
+			}
+			for round := range rounds {
+				t.Run(fmt.Sprintf("%s/%v/%d", w.name, surv, round), func(t *testing.T) {
+					t.Parallel()
+					points := crashWorkload(t, w, surv, seed+uint64(round)<<32)
+					t.Logf("%d crash points enumerated", points)
+				})
+			}
 		}
 	}
 }

@@ -90,6 +90,36 @@ set +e
 go test -race -count=1 -timeout "$timeout" ./... "$@" 2>&1 | tee "$out"
 status="${PIPESTATUS[0]}"
 set -e
+# Bounded fuzzing of every decoder that reads outside bytes (the seed corpora
+# under testdata/fuzz already ran above as ordinary tests). Each target gets
+# MARVEL_FUZZTIME (default 5s; 2m with MARVEL_LONG=1). Skipped when extra
+# arguments select particular tests.
+FUZZ_TARGETS=(
+	"./pmem FuzzRecover"
+	"./pmem/internal/layout FuzzDecodeSuperblock"
+	"./pmem/internal/layout FuzzDecodeRoot"
+	"./pmem/internal/layout FuzzDecodeRecord"
+	"./pmem/internal/flush FuzzCopyNT"
+)
+if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
+	fuzztime="${MARVEL_FUZZTIME:-5s}"
+	if [ "${MARVEL_LONG:-}" = "1" ] && [ -z "${MARVEL_FUZZTIME:-}" ]; then
+		fuzztime=2m
+	fi
+	for target in "${FUZZ_TARGETS[@]}"; do
+		read -r pkg fn <<<"$target"
+		log "fuzz $pkg $fn for $fuzztime"
+		set +e
+		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tail -3 | tee -a "$out"
+		fstatus="${PIPESTATUS[0]}"
+		set -e
+		if [ "$fstatus" -ne 0 ]; then
+			log "fuzzing $fn found a failure; the failing input is under $pkg/testdata/fuzz/$fn"
+			status="$fstatus"
+		fi
+	done
+fi
+
 ok="$(grep -c '^ok ' "$out" || true)"
 failed="$(grep -c '^FAIL[[:space:]]' "$out" || true)"
 if [ "$status" -eq 0 ]; then

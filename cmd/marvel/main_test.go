@@ -82,3 +82,39 @@ func TestCLIExitStatus(t *testing.T) {
 		strings.SplitN(stderr, " (stored", 2)[0])
 	require.NotContains(t, stderr, "Usage:")
 }
+
+// TestDemo runs `marvel demo` as a user would: real child processes for the
+// cold starts and the kill -9 loop, then checks what it reports and that it
+// removes its namespace.
+func TestDemo(t *testing.T) {
+	stdout, stderr, code := marvel(t, nil, "demo", "--kills", "5")
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	for _, want := range []string{
+		"in region fn.guest.counter: 1 → 2 → 3 → 4 → 5",
+		"5 kills: all ",
+		"acknowledged writes present, no torn value",
+		"a function asks for 32 MiB: pmem: out of capacity: asked for 33554432 bytes, 16777216 of 67108864 free",
+		"the function got its 32 MiB (pool: 1 reclaimed, 32 MiB of 64 reserved)",
+		"write ", "read ", "speedup",
+		"fn.guest.counter  emulated",
+		"the namespace was removed",
+	} {
+		require.Contains(t, stdout, want)
+	}
+	first := strings.SplitN(stdout, "\n", 3)[1]
+	dir, ok := strings.CutPrefix(first, "namespace ")
+	require.True(t, ok, first)
+	_, err := os.Stat(dir)
+	require.ErrorIs(t, err, os.ErrNotExist, "the demo left %s behind", dir)
+
+	// With --data the namespace stays, and pmem check finds it sound.
+	data := t.TempDir()
+	_, stderr, code = marvel(t, nil, "demo", "--kills", "2", "--data", data)
+	require.Equal(t, 0, code, stderr)
+	names, err := pmem.List(data)
+	require.NoError(t, err)
+	require.Equal(t, []string{"fn.guest.bench", "fn.guest.counter", "fn.guest.kv"}, names)
+	stdout, stderr, code = marvel(t, nil, "pmem", "check", data)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "checked 3 regions: 3 ok, 0 damaged")
+}

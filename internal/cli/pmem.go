@@ -33,7 +33,7 @@ change a region, and a region held open read-write by a running process is
 reported as "in use".`,
 	})
 	cmd.PersistentFlags().Var(&p.mode, "pmem", "how to map regions: auto, devdax, fsdax or emulated (env MARVEL_PMEM)")
-	cmd.AddCommand(p.lsCommand(), p.infoCommand(), p.checkCommand())
+	cmd.AddCommand(p.lsCommand(), p.infoCommand(), p.checkCommand(), p.counterCommand(), p.crashWriterCommand())
 	return cmd
 }
 

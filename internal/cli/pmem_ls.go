@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -45,31 +46,7 @@ record header; run "marvel pmem check" to verify values too.`,
   marvel pmem ls --json /mnt/pmem/marvel`,
 		Args: p.usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := args[0]
-			if fi, err := os.Stat(dir); err != nil {
-				return fmt.Errorf("pmem ls: %w", err)
-			} else if !fi.IsDir() {
-				return fmt.Errorf("pmem ls: %s is not a namespace directory (for a single region use: marvel pmem info %s)", dir, dir)
-			}
-			names, err := pmem.List(dir)
-			if err != nil {
-				return err
-			}
-			entries := make([]lsEntry, 0, len(names))
-			for _, n := range names {
-				if err := cmd.Context().Err(); err != nil {
-					return err
-				}
-				path, err := pmem.RegionPath(dir, n)
-				if err != nil {
-					return err
-				}
-				entries = append(entries, p.lsOne(n, path))
-			}
-			if asJSON {
-				return writeJSON(p.out(), entries)
-			}
-			return writeLsTable(p, entries)
+			return p.ls(cmd.Context(), args[0], asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
@@ -102,4 +79,32 @@ func writeLsTable(p *pmemCmd, entries []lsEntry) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, mode, humanBytes(e.Size), used, keys, owner, pinned, e.State)
 	}
 	return tw.Flush()
+}
+
+// ls lists the regions of namespace directory dir on the command output.
+func (p *pmemCmd) ls(ctx context.Context, dir string, asJSON bool) error {
+	if fi, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("pmem ls: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("pmem ls: %s is not a namespace directory (for a single region use: marvel pmem info %s)", dir, dir)
+	}
+	names, err := pmem.List(dir)
+	if err != nil {
+		return err
+	}
+	entries := make([]lsEntry, 0, len(names))
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		path, err := pmem.RegionPath(dir, n)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, p.lsOne(n, path))
+	}
+	if asJSON {
+		return writeJSON(p.out(), entries)
+	}
+	return writeLsTable(p, entries)
 }

@@ -74,6 +74,7 @@ regions.`,
 	root.PersistentFlags().Var(&a.level, "log-level", "log level: debug, info, warn or error (env MARVEL_LOG_LEVEL)")
 
 	root.AddCommand(
+		a.demoCommand(),
 		a.pmemCommand(),
 		a.versionCommand(),
 	)

@@ -17,10 +17,18 @@ import (
 	"github.com/marvel-serverless/marvel/pmem/crashproc"
 )
 
+// MARVEL_LONG=1 (scripts/test.sh) runs the long suite: 10,000 kills.
 var (
-	kills = flag.Int("crashproc.kills", 300, "kill -9 iterations on tmpfs (10000 for the long run)")
+	kills = flag.Int("crashproc.kills", defaultKills(), "kill -9 iterations on tmpfs (MARVEL_LONG=1: 10000)")
 	seedF = flag.Uint64("crashproc.seed", 0, "seed (0: time-based, printed)")
 )
+
+func defaultKills() int {
+	if os.Getenv("MARVEL_LONG") == "1" {
+		return 10_000
+	}
+	return 300
+}
 
 // childEnv carries the writer's parameters into the re-executed test binary.
 const childEnv = "MARVEL_CRASHPROC_CHILD"
