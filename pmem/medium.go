@@ -46,8 +46,9 @@ type MediumStats struct {
 }
 
 // Prefaulter is implemented by media whose pages are cheaper to map in bulk
-// than to fault one at a time on first write (file mappings). The store calls
-// Prefault ahead of where it is about to write. It is a hint only.
+// than to fault one at a time on first touch (file mappings). The store calls
+// Prefault ahead of where it is about to write (write true) and on the log it
+// is about to scan (write false). It is a hint only.
 type Prefaulter interface {
-	Prefault(off, n int64)
+	Prefault(off, n int64, write bool)
 }

@@ -338,13 +338,22 @@ func (r *Region) growLocked(newSize int64) error {
 	return nil
 }
 
-// madvPopulateWrite is MADV_POPULATE_WRITE (Linux 5.14).
-const madvPopulateWrite = 23
+// MADV_POPULATE_READ and MADV_POPULATE_WRITE (Linux 5.14).
+const (
+	madvPopulateRead  = 22
+	madvPopulateWrite = 23
+)
 
-// prefault maps the pages of b writable ahead of use. Kernels without
-// MADV_POPULATE_WRITE say EINVAL; the pages then fault in on first touch, as
-// they would anyway, so every error is ignored.
-func prefault(b []byte) { _ = unix.Madvise(b, madvPopulateWrite) }
+// prefault maps the pages of b (writable if write) ahead of use. Kernels
+// without MADV_POPULATE_* say EINVAL; the pages then fault in on first touch,
+// as they would anyway, so every error is ignored.
+func prefault(b []byte, write bool) {
+	advice := madvPopulateRead
+	if write {
+		advice = madvPopulateWrite
+	}
+	_ = unix.Madvise(b, advice)
+}
 
 // releaseLocked unmaps the region and closes its file, which releases the
 // flock (after the munmap: a mapping keeps the open file, and its lock,

@@ -37,4 +37,4 @@ func syncDir(dir string) error { return unsupported("sync directory of", dir) }
 
 func renameFile(oldPath, newPath string) error { return unsupported("rename", oldPath) }
 
-func prefault(b []byte) {}
+func prefault(b []byte, write bool) {}

@@ -34,8 +34,12 @@ import (
 
 const growQuantum = 64 << 10
 
-// prefaultWindow is how far ahead of the tail the store maps pages.
-const prefaultWindow = 8 << 20
+// prefaultWindow is how far ahead of the tail the store maps pages, in
+// chunks of prefaultChunk bytes.
+const (
+	prefaultWindow = 8 << 20
+	prefaultChunk  = 2 << 20
+)
 
 // midOf is where the back half of a region of size bytes starts.
 func midOf(size int64) int64 { return max(layout.DataStart, size/2&^(4<<10-1)) }
@@ -68,16 +72,32 @@ func (s *Store) fitsLocked(need int64) bool {
 
 func (s *Store) garbageLocked() int64 { return int64(s.root.Tail-s.root.LogStart) - s.live }
 
-// prefaultLocked asks the medium to map [off, off+n) before it is written,
-// and the window after it, unless that was done since the last remap.
+// prefaultLocked asks the medium to map the pages of [off, off+n), and of
+// the window after it, that were not mapped before in this mapping. Pages
+// stay mapped once faulted (Grow uses mremap, which keeps them), and the
+// semispaces reuse the same pages, so each chunk is prefaulted once.
 func (s *Store) prefaultLocked(off, n int64) {
 	pf, ok := s.m.(Prefaulter)
-	if !ok || (off >= s.pfStart && off+n <= s.pfEnd) {
+	if !ok {
 		return
 	}
 	end := min(off+n+prefaultWindow, int64(s.root.Size))
-	pf.Prefault(off, end-off)
-	s.pfStart, s.pfEnd = off, end
+	first, last := off/prefaultChunk, (end-1)/prefaultChunk
+	if need := int(last/64 + 1); len(s.faulted) < need {
+		s.faulted = append(s.faulted, make([]uint64, need-len(s.faulted))...)
+	}
+	for c := first; c <= last; {
+		if s.faulted[c/64]&(1<<(c%64)) != 0 {
+			c++
+			continue
+		}
+		run := c
+		for c <= last && s.faulted[c/64]&(1<<(c%64)) == 0 {
+			s.faulted[c/64] |= 1 << (c % 64)
+			c++
+		}
+		pf.Prefault(run*prefaultChunk, (c-run)*prefaultChunk, true)
+	}
 }
 
 // reserveLocked makes room for need bytes of records at the tail, and maps
@@ -149,7 +169,6 @@ func (s *Store) growLocked(target int64) error {
 		err := s.m.Grow(target)
 		s.mem = s.m.Bytes()
 		s.mu.Unlock()
-		s.pfStart, s.pfEnd = 0, 0
 		if err != nil {
 			return fmt.Errorf("pmem: grow %s from %d to %d bytes: %w", s.where(), size, target, err)
 		}
@@ -218,9 +237,7 @@ func (s *Store) compactLocked() error {
 	if s.live > room {
 		return fmt.Errorf("%w: %s: %d live bytes do not fit the %d free bytes of the other half", ErrFull, s.where(), s.live, room)
 	}
-	if pf, ok := s.m.(Prefaulter); ok {
-		pf.Prefault(dest, s.live)
-	}
+	s.prefaultLocked(dest, s.live)
 	mem := s.mem
 	newOff := make([]int64, len(live))
 	at := dest
