@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/marvel-serverless/marvel/pmem/internal/layout"
 )
@@ -104,19 +105,7 @@ func (s *Store) apply(ops []batchOp) error {
 	if err := s.writableLocked(); err != nil {
 		return err
 	}
-	// Deletes of keys that do not exist need no record.
-	s.mu.RLock()
-	filtered := ops[:0:0]
-	for _, op := range ops {
-		if op.kind == layout.KindDelete {
-			if _, ok := s.index[op.key]; !ok && !batchPuts(ops, op.key) {
-				need -= layout.RecordSize(len(op.key), 0)
-				continue
-			}
-		}
-		filtered = append(filtered, op)
-	}
-	s.mu.RUnlock()
+	filtered, need := s.dropNoopDeletesLocked(ops, need)
 	if len(filtered) == 0 {
 		return nil
 	}
@@ -140,6 +129,33 @@ func (s *Store) apply(ops []batchOp) error {
 	}
 	s.publishLocked(start, filtered, crcs)
 	return nil
+}
+
+// dropNoopDeletesLocked removes deletes of keys that neither exist nor are
+// put by the batch: they need no record. It returns ops itself when there is
+// nothing to drop, and need adjusted.
+func (s *Store) dropNoopDeletesLocked(ops []batchOp, need int64) ([]batchOp, int64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	noop := func(op batchOp) bool {
+		if op.kind != layout.KindDelete {
+			return false
+		}
+		_, ok := s.index[op.key]
+		return !ok && !batchPuts(ops, op.key)
+	}
+	if !slices.ContainsFunc(ops, noop) {
+		return ops, need
+	}
+	var kept []batchOp
+	for _, op := range ops {
+		if noop(op) {
+			need -= layout.RecordSize(len(op.key), 0)
+		} else {
+			kept = append(kept, op)
+		}
+	}
+	return kept, need
 }
 
 // batchPuts reports whether ops put key (so a delete of it must be logged).
