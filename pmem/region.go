@@ -254,11 +254,8 @@ func (r *Region) CopyNT(off int64, src []byte) {
 func (r *Region) Fence() error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if r.closed {
-		return fmt.Errorf("%w: fence on %s", ErrClosed, r.path)
-	}
-	if r.readOnly {
-		return fmt.Errorf("%w: fence on %s", ErrReadOnly, r.path)
+	if err := r.writableLocked("fence on"); err != nil {
+		return err
 	}
 	r.fences.Add(1)
 	if r.persist != persistMsync {
@@ -284,17 +281,14 @@ func (r *Region) Fence() error {
 
 // Grow extends the region to at least size bytes, rounded up to the page
 // size; a size not above the current one does nothing. The new bytes read as
-// zero and their disk space is reserved up front. Grow maps the file at a new
-// address: slices from Bytes are invalid afterwards. On error the file and
+// zero and their disk space is reserved up front. Grow may move the mapping
+// (mremap): slices from Bytes are invalid afterwards. On error the file and
 // the old mapping are left as they were.
 func (r *Region) Grow(size int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return fmt.Errorf("%w: grow %s", ErrClosed, r.path)
-	}
-	if r.readOnly {
-		return fmt.Errorf("%w: grow %s", ErrReadOnly, r.path)
+	if err := r.writableLocked("grow"); err != nil {
+		return err
 	}
 	cur := int64(len(r.data))
 	if size <= cur {
@@ -323,11 +317,8 @@ func (r *Region) Grow(size int64) error {
 func (r *Region) Rename(newPath string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return fmt.Errorf("%w: rename %s", ErrClosed, r.path)
-	}
-	if r.readOnly {
-		return fmt.Errorf("%w: rename %s", ErrReadOnly, r.path)
+	if err := r.writableLocked("rename"); err != nil {
+		return err
 	}
 	if r.mode == ModeDevDax {
 		return fmt.Errorf("%w: rename %s: a device-DAX device cannot be renamed", ErrInvalid, r.path)
@@ -345,6 +336,18 @@ func (r *Region) Rename(newPath string) error {
 		if err := syncDir(oldDir); err != nil {
 			return fmt.Errorf("pmem: rename region %s to %s: sync directory %s: %w", old, newPath, oldDir, err)
 		}
+	}
+	return nil
+}
+
+// writableLocked reports why the region cannot take op, if it cannot. r.mu
+// must be held.
+func (r *Region) writableLocked(op string) error {
+	switch {
+	case r.closed:
+		return fmt.Errorf("%w: %s %s", ErrClosed, op, r.path)
+	case r.readOnly:
+		return fmt.Errorf("%w: %s %s", ErrReadOnly, op, r.path)
 	}
 	return nil
 }
