@@ -1,6 +1,7 @@
 package pmem
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -231,7 +232,7 @@ func (s *Store) compactLocked() error {
 		live = append(live, e)
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(live, func(a, b *entry) int { return int(a.off - b.off) })
+	slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(a.off, b.off) })
 
 	dest, room := s.compactDestLocked()
 	if s.live > room {
