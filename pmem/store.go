@@ -265,9 +265,6 @@ func (s *Store) where() string {
 	return "<memory>"
 }
 
-// Mode is how the store's region is mapped.
-func (s *Store) Mode() Mode { return s.m.Stats().Mode }
-
 // Stats describe a store's space and traffic.
 type Stats struct {
 	Medium       MediumStats

@@ -100,18 +100,6 @@ func (m *CrashMedium) CrashAt(k int, survival Survival, seed uint64) {
 	m.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
-// Crash captures the crash image now, as CrashAt does at its operation.
-func (m *CrashMedium) Crash(survival Survival, seed uint64) []byte {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.image == nil {
-		m.survival = survival
-		m.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		m.crashLocked()
-	}
-	return m.image
-}
-
 // Ops is the number of persistence operations performed so far.
 func (m *CrashMedium) Ops() int {
 	m.mu.Lock()

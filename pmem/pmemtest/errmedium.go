@@ -27,16 +27,6 @@ type FaultMedium struct {
 // NewFaultMedium wraps m with no faults.
 func NewFaultMedium(m pmem.Medium) *FaultMedium { return &FaultMedium{Medium: m} }
 
-// FailFenceAt makes the n-th Fence (from 0) and, if sticky, every later one fail.
-func (f *FaultMedium) FailFenceAt(n int, sticky bool) {
-	f.set(func(op Op, i int) error {
-		if op == OpFence && (i == n || (sticky && i > n)) {
-			return ErrInjected
-		}
-		return nil
-	})
-}
-
 // FailGrow makes every Grow fail with err.
 func (f *FaultMedium) FailGrow(err error) {
 	f.set(func(op Op, _ int) error {
