@@ -164,6 +164,25 @@ func OpenPath(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// OpenFile recovers the store of the region behind the open file f (see
+// OpenRegionFile). Closing the store closes the duplicated descriptor, not f.
+func OpenFile(f *os.File, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := OpenRegionFile(f, opts.region())
+	if err != nil {
+		return nil, err
+	}
+	s, err := Recover(r, opts)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // Remove deletes region name from dir. The region must not be open.
 func Remove(dir, name string) error {
 	p, err := RegionPath(dir, name)

@@ -5,6 +5,7 @@ package pmem
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 )
 
@@ -19,6 +20,14 @@ func CreateRegion(path string, size int64, opts RegionOptions) (*Region, error) 
 func OpenRegion(path string, opts RegionOptions) (*Region, error) {
 	return nil, unsupported("open", path)
 }
+
+// OpenRegionFile needs Linux; see CreateRegion.
+func OpenRegionFile(f *os.File, opts RegionOptions) (*Region, error) {
+	return nil, unsupported("open", f.Name())
+}
+
+// LockFile needs Linux; see CreateRegion.
+func LockFile(f *os.File) error { return unsupported("lock", f.Name()) }
 
 func unsupported(op, path string) error {
 	return fmt.Errorf("pmem: %s region %s: mapping persistent-memory regions needs Linux (this is %s/%s); run marvel on Linux, or use an in-memory medium for tests: %w",
