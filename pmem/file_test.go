@@ -26,7 +26,7 @@ func TestFileWriteCommitMap(t *testing.T) {
 	// Small writes (buffered) and one large write (direct).
 	_, err = w.Write(want[:10])
 	require.NoError(t, err)
-	_, err = w.Write(want[10:100<<10])
+	_, err = w.Write(want[10 : 100<<10])
 	require.NoError(t, err)
 	n, err := w.ReadFrom(bytes.NewReader(want[100<<10:]))
 	require.NoError(t, err)
