@@ -1,0 +1,40 @@
+package actionloop
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// Errors returned by Start and Run wrap one of these.
+var (
+	// ErrStart: the executable could not be started (not found, not
+	// executable, bad format) or did not get ready in time.
+	ErrStart = errors.New("actionloop: cannot start the action")
+	// ErrExitedAtStart: the process exited before it was ready.
+	ErrExitedAtStart = errors.New("actionloop: the action exited during initialization")
+	// ErrBadAck: the first line on fd 3 was not {"ok":true}.
+	ErrBadAck = errors.New("actionloop: the action did not initialize properly")
+	// ErrExited: the process exited (or closed fd 3) before answering.
+	ErrExited = errors.New("actionloop: the action process exited")
+	// ErrDeadline: the activation's deadline passed; the process was killed.
+	ErrDeadline = errors.New("actionloop: the action exceeded its deadline")
+	// ErrCanceled: the caller gave up (client gone, shutdown); the process
+	// was killed.
+	ErrCanceled = errors.New("actionloop: the activation was canceled")
+	// ErrBusy: the caller gave up while another activation held the process.
+	ErrBusy = errors.New("actionloop: another activation is running")
+	// ErrProtocol: the action broke the protocol (more than one line on fd 3
+	// for one activation); the process was killed.
+	ErrProtocol = errors.New("actionloop: the action wrote more than one answer for one activation")
+	// ErrReplyTooLarge: an answer line exceeded Spec.MaxReply.
+	ErrReplyTooLarge = errors.New("actionloop: the action's answer is too large")
+)
+
+// jsonObject reports whether line's first non-space byte opens an object.
+func jsonObject(line []byte) bool {
+	t := bytes.TrimLeft(line, " \t\r")
+	return len(t) > 0 && t[0] == '{'
+}
+
+func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
