@@ -3,7 +3,11 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/marvel-serverless/marvel/pmem"
 )
@@ -39,3 +43,19 @@ func (v *modeValue) Set(s string) error {
 }
 
 func (v *modeValue) Type() string { return "mode" }
+
+// sizeValue is a byte-count flag: "4194304", "4MiB", "4 MB".
+type sizeValue struct{ n int64 }
+
+func (v *sizeValue) String() string { return strconv.FormatInt(v.n, 10) }
+
+func (v *sizeValue) Set(s string) error {
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n > math.MaxInt64 {
+		return fmt.Errorf("%q is not a byte count (e.g. 4194304, 4MiB, 64MB)", s)
+	}
+	v.n = int64(n)
+	return nil
+}
+
+func (v *sizeValue) Type() string { return "bytes" }

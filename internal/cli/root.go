@@ -76,6 +76,7 @@ regions.`,
 	root.AddCommand(
 		a.demoCommand(),
 		a.pmemCommand(),
+		a.runtimeCommand(),
 		a.versionCommand(),
 	)
 	return root
@@ -84,7 +85,7 @@ regions.`,
 // setup runs before every command: it applies environment defaults and
 // builds the logger.
 func (a *app) setup(cmd *cobra.Command, _ []string) error {
-	for _, d := range envDefaults {
+	for _, d := range append(envDefaults, runtimeEnv...) {
 		f := cmd.Flags().Lookup(d.flag)
 		v := a.env.Getenv(d.env)
 		if f == nil || f.Changed || v == "" {

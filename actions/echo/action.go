@@ -1,0 +1,6 @@
+package main
+
+// Main returns its parameters unchanged.
+func Main(args map[string]any) map[string]any {
+	return args
+}

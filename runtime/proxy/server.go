@@ -1,0 +1,178 @@
+// Package proxy is the Marvel action runtime's HTTP side: an OpenWhisk
+// action proxy (POST /init, POST /run) that runs the action as an ActionLoop
+// process and hands it the persistent-memory region of its namespace and
+// name.
+//
+// It keeps the wire contract of the OpenWhisk Go proxy (status codes, error
+// bodies, the {"ok":true} reply, log sentinels after every run) and fixes
+// what that proxy gets wrong: concurrent /run calls are answered in turn,
+// each with its own result; null and scalar results are refused; error bodies
+// are always valid JSON; the listen address is configurable; a runtime with a
+// built-in function may be initialised without code; and an action process
+// that crashes or overruns its deadline is replaced at the next activation,
+// with its state intact in persistent memory.
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/marvel-serverless/marvel/runtime/actionloop"
+)
+
+// Sentinel is written as the last line on stdout and stderr after every run.
+const Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
+
+// Server is an action proxy for one action.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+
+	// initMu serializes /init; initialized is set once an init succeeded.
+	initMu      sync.Mutex
+	initialized atomic.Bool
+	initing     atomic.Bool
+
+	// runSem admits one activation at a time (a channel so that waiting
+	// respects the request's deadline). It guards the fields below and the
+	// sentinels, so one activation's log lines and sentinels never
+	// interleave with another's.
+	runSem chan struct{}
+	spec   actionloop.Spec     // how to (re)start the action process
+	proc   *actionloop.Process // nil until init, or after Close
+	region *boundRegion        // nil when the action has no state
+
+	stats struct {
+		runs, errors, restarts atomic.Uint64
+	}
+	closed atomic.Bool
+}
+
+// New returns a Server. It starts nothing until /init.
+func New(opts Options) (*Server, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("proxy: work directory: %w", err)
+	}
+	s := &Server{opts: opts, log: log, mux: http.NewServeMux(), runSem: make(chan struct{}, 1)}
+	s.mux.HandleFunc("/init", s.post(s.handleInit))
+	s.mux.HandleFunc("/run", s.post(s.handleRun))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; an action proxy serves POST /init and POST /run", r.URL.Path))
+	})
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) post(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported; use POST", r.Method, r.URL.Path))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// Stats are the proxy's counters.
+type Stats struct {
+	Initialized bool   `json:"initialized"`
+	Region      string `json:"region,omitempty"`
+	Runs        uint64 `json:"runs"`
+	Errors      uint64 `json:"errors"`
+	Restarts    uint64 `json:"restarts"`
+}
+
+// Stats returns the proxy's counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Initialized: s.initialized.Load(),
+		Runs:        s.stats.runs.Load(),
+		Errors:      s.stats.errors.Load(),
+		Restarts:    s.stats.restarts.Load(),
+	}
+	if s.initialized.Load() {
+		s.runSem <- struct{}{}
+		if s.region != nil {
+			st.Region = s.region.name
+		}
+		<-s.runSem
+	}
+	return st
+}
+
+// Close stops the action process and releases the region. Activations
+// arriving later are refused with 503 (the platform reschedules them).
+func (s *Server) Close() error {
+	s.closed.Store(true)
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	s.runSem <- struct{}{}
+	defer func() { <-s.runSem }()
+	if s.proc != nil {
+		s.proc.Kill()
+		s.proc = nil
+	}
+	if s.region != nil {
+		err := s.region.file.Close()
+		s.region = nil
+		return err
+	}
+	return nil
+}
+
+// writeJSON writes body (already JSON) with status.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// writeError writes {"error": msg} with status.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	writeJSON(w, status, append(b, '\n'))
+}
+
+// readBody reads at most limit bytes of r's body.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("the request body exceeds %d bytes", limit)
+	}
+	return b, nil
+}
+
+// sentinels ends an activation's logs on both streams.
+func (s *Server) sentinels() {
+	fmt.Fprintln(s.opts.Stdout, Sentinel)
+	fmt.Fprintln(s.opts.Stderr, Sentinel)
+}
+
+var errClosed = errors.New("the runtime is shutting down")
