@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/marvel-serverless/marvel/runtime/actionloop"
 	"github.com/marvel-serverless/marvel/runtime/archive"
@@ -99,10 +100,12 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 			os.RemoveAll(dir)
 		}
 	}()
+	t0 := time.Now()
 	exe, status, msg := s.prepare(ctx, v, dir)
 	if status != http.StatusOK {
 		return status, msg
 	}
+	tPrepared := time.Now()
 
 	env, ident := s.actionEnv(v.Env)
 	spec := actionloop.Spec{
@@ -122,6 +125,7 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 			return http.StatusBadGateway, "Cannot start action: " + err.Error()
 		}
 	}
+	tBound := time.Now()
 	p, err := actionloop.Start(ctx, spec)
 	if err != nil {
 		s.releaseRegionLocked()
@@ -129,6 +133,8 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 	}
 	s.spec, s.proc = spec, p
 	ok = true
+	s.log.Info("action initialized", "prepare", tPrepared.Sub(t0), "region", tBound.Sub(tPrepared),
+		"start", time.Since(tBound), "pid", p.Pid())
 	return http.StatusOK, ""
 }
 

@@ -197,10 +197,10 @@ var (
 // adapt turns a Main of one of the accepted shapes into a handler.
 func adapt(fn any) (handler, error) {
 	v := reflect.ValueOf(fn)
-	t := v.Type()
 	if v.Kind() != reflect.Func || v.IsNil() {
-		return nil, fmt.Errorf("%w: %T is not a function", ErrSignature, fn)
+		return nil, fmt.Errorf("%w: %T is not a function (or is nil)", ErrSignature, fn)
 	}
+	t := v.Type()
 	okIn := t.NumIn() == 1 && (t.In(0) == mapType || t.In(0) == sliceType)
 	okOut := (t.NumOut() == 1 || t.NumOut() == 2 && t.Out(1) == errorType) &&
 		(t.Out(0) == mapType || t.Out(0) == sliceType)
