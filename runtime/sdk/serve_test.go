@@ -27,7 +27,9 @@ func serveLines(t *testing.T, fn any, requests ...string) []string {
 func TestServeShapes(t *testing.T) {
 	t.Setenv("__OW_WAIT_FOR_ACK", "")
 	req := `{"value":{"name":"Demo"},"namespace":"guest","action_name":"/guest/hello","activation_id":"id1","deadline":"1700000000000"}`
-	hello := func(args map[string]any) map[string]any { return map[string]any{"main": "Hello, " + args["name"].(string)} }
+	hello := func(args map[string]any) map[string]any {
+		return map[string]any{"main": "Hello, " + args["name"].(string)}
+	}
 	require.Equal(t, []string{`{"main":"Hello, Demo"}`}, serveLines(t, hello, req))
 
 	withErr := func(args map[string]any) (map[string]any, error) { return nil, errors.New("boom") }
