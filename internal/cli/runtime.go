@@ -27,6 +27,7 @@ type runtimeCmd struct {
 	cacheBytes  sizeValue
 	work        string
 	builtin     string
+	actionCache string
 	sdk         string
 	goTool      string
 	waitAck     bool
@@ -60,6 +61,7 @@ cleanly on SIGINT or SIGTERM.`,
 	f.Var(&r.cacheBytes, "cache-bytes", "size of the state cache in the action process")
 	f.StringVar(&r.work, "work", "", "directory to unpack and build actions in (default: a new temporary directory, removed at exit)")
 	f.StringVar(&r.builtin, "builtin", "", "executable (or directory holding exec) to run when /init has no code (env MARVEL_BUILTIN)")
+	f.StringVar(&r.actionCache, "action-cache", "", "directory caching executables by code digest across cold starts; must not be writable by actions (env MARVEL_ACTION_CACHE)")
 	f.StringVar(&r.sdk, "sdk", "", "Marvel module source, to compile Go source actions (env MARVEL_SDK_DIR)")
 	f.StringVar(&r.goTool, "go", "", "go command for Go source actions (default: go on PATH)")
 	f.BoolVar(&r.waitAck, "wait-ack", true, "wait for the action's {\"ok\":true} on fd 3 at start (env OW_WAIT_FOR_ACK)")
@@ -72,6 +74,7 @@ var runtimeEnv = []struct{ flag, env string }{
 	{"data", "MARVEL_DATA"},
 	{"builtin", "MARVEL_BUILTIN"},
 	{"sdk", "MARVEL_SDK_DIR"},
+	{"action-cache", "MARVEL_ACTION_CACHE"},
 	{"wait-ack", "OW_WAIT_FOR_ACK"},
 }
 
@@ -84,6 +87,7 @@ func (r *runtimeCmd) run(ctx context.Context) error {
 	opts := proxy.DefaultOptions()
 	opts.Data, opts.Mode = r.data, r.mode.mode
 	opts.RegionSize, opts.RegionMax, opts.CacheBytes = r.regionSize.n, r.regionMax.n, r.cacheBytes.n
+	opts.ActionCache = r.actionCache
 	opts.Builtin, opts.WaitAck, opts.InitTimeout = r.builtin, r.waitAck, r.initTimeout
 	opts.Logger = lg
 	opts.Build.Go, opts.Build.SDKDir = r.goTool, r.sdk

@@ -110,7 +110,7 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 	env, ident := s.actionEnv(v.Env)
 	spec := actionloop.Spec{
 		Path:     exe,
-		Dir:      filepath.Dir(exe),
+		Dir:      workDir(exe, dir),
 		Env:      env,
 		Stdout:   s.opts.Stdout,
 		Stderr:   s.opts.Stderr,
@@ -151,8 +151,25 @@ func (s *Server) prepare(ctx context.Context, v *initValue, dir string) (string,
 		}
 		return exe, http.StatusOK, ""
 	}
+	binary := isBinary(v)
+	var cacheKey string
+	if s.cache != nil {
+		cacheKey = s.cache.key(v, binary, s.opts.Build.Go, s.opts.Build.SDKDir)
+		if exe, ok := s.cache.lookup(cacheKey); ok {
+			s.log.Info("action found in the cache", "key", cacheKey)
+			return exe, http.StatusOK, ""
+		}
+	}
+	keep := func(exe string) {
+		if s.cache == nil {
+			return
+		}
+		if err := s.cache.store(cacheKey, exe); err != nil {
+			s.log.Warn("action not cached", "err", err)
+		}
+	}
 	payload := []byte(v.Code)
-	if isBinary(v) {
+	if binary {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v.Code))
 		if err != nil {
 			return "", http.StatusBadRequest, "cannot decode the request: " + err.Error()
@@ -174,9 +191,13 @@ func (s *Server) prepare(ctx context.Context, v *initValue, dir string) (string,
 	exe := filepath.Join(src, "exec")
 	switch kind {
 	case archive.KindExecutable:
+		keep(exe)
 		return exe, http.StatusOK, ""
 	case archive.KindZip, archive.KindTarGz:
 		if ok, _ := archive.IsExecutable(exe); ok {
+			if onlyExec(src) {
+				keep(exe)
+			}
 			return exe, http.StatusOK, ""
 		}
 		if !hasGoSource(src) {
@@ -195,6 +216,7 @@ func (s *Server) prepare(ctx context.Context, v *initValue, dir string) (string,
 		}
 		return "", http.StatusBadGateway, "The action failed to build: " + err.Error()
 	}
+	keep(out)
 	return out, http.StatusOK, ""
 }
 
@@ -348,4 +370,13 @@ func abbreviate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// workDir is where the action runs: beside its executable, or in its own
+// action directory when the executable came from the cache or is built in.
+func workDir(exe, actionDir string) string {
+	if rel, err := filepath.Rel(actionDir, exe); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.Dir(exe)
+	}
+	return actionDir
 }

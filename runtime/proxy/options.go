@@ -32,6 +32,11 @@ type Options struct {
 	// runs when /init carries no code (a blackbox image with the function
 	// baked in).
 	Builtin string
+	// ActionCache, when set, is a directory where executables made by /init
+	// are kept by the digest of their code, so a later cold start of the
+	// same code skips unpacking and building. Actions must not be able to
+	// write it. Empty: no cache.
+	ActionCache string
 	// Build configures compiling Go source sent to /init.
 	Build gobuild.Options
 	// WaitAck makes /init wait for the action's {"ok":true} on fd 3.

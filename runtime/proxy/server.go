@@ -50,6 +50,8 @@ type Server struct {
 	proc   *actionloop.Process // nil until init, or after Close
 	region *boundRegion        // nil when the action has no state
 
+	cache *actionCache // nil when Options.ActionCache is empty
+
 	stats struct {
 		runs, errors, restarts atomic.Uint64
 	}
@@ -75,6 +77,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("proxy: work directory: %w", err)
 	}
 	s := &Server{opts: opts, log: log, mux: http.NewServeMux(), runSem: make(chan struct{}, 1)}
+	if opts.ActionCache != "" {
+		s.cache = &actionCache{dir: opts.ActionCache}
+	}
 	s.mux.HandleFunc("/init", s.post(s.handleInit))
 	s.mux.HandleFunc("/run", s.post(s.handleRun))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
