@@ -100,6 +100,7 @@ FUZZ_TARGETS=(
 	"./pmem/internal/layout FuzzDecodeRoot"
 	"./pmem/internal/layout FuzzDecodeRecord"
 	"./pmem/internal/flush FuzzCopyNT"
+	"./runtime/archive FuzzUnpack"
 )
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	fuzztime="${MARVEL_FUZZTIME:-5s}"

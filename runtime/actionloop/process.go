@@ -142,7 +142,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		Pdeathsig:  syscall.SIGKILL, // and the action dies with the proxy
 		Credential: spec.Credential,
 	}
-	err = cmd.Start()
+	err = startRetryingTextBusy(cmd)
 	inR.Close()
 	outW.Close()
 	if err != nil {
@@ -399,4 +399,25 @@ func abbreviate(line []byte) string {
 		return fmt.Sprintf("%q… (%d bytes)", line[:max], len(line))
 	}
 	return fmt.Sprintf("%q", line)
+}
+
+// startRetryingTextBusy starts cmd, retrying while the kernel reports the
+// executable busy (ETXTBSY): a file just written by this process can still
+// be open for writing in a child that another goroutine forked meanwhile,
+// until that child execs (Go issue 22315). The window is short.
+func startRetryingTextBusy(cmd *exec.Cmd) error {
+	delay := time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 10 {
+			return err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+		// A Cmd cannot be started twice: make a fresh one like it.
+		c := exec.Command(cmd.Path, cmd.Args[1:]...)
+		c.Dir, c.Env, c.Stdin, c.Stdout, c.Stderr = cmd.Dir, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr
+		c.ExtraFiles, c.SysProcAttr = cmd.ExtraFiles, cmd.SysProcAttr
+		*cmd = *c
+	}
 }

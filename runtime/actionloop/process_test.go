@@ -68,7 +68,7 @@ func TestStartFailures(t *testing.T) {
 	require.ErrorIs(t, err, actionloop.ErrExitedAtStart)
 	require.Contains(t, err.Error(), "exit status 3")
 
-	_, err = actionloop.Start(ctx, actionloop.Spec{Path: script(t, "exit 4")})
+	_, err = actionloop.Start(ctx, actionloop.Spec{Path: script(t, "exit 4"), AliveCheck: 5 * time.Second})
 	require.ErrorIs(t, err, actionloop.ErrExitedAtStart)
 
 	_, err = actionloop.Start(ctx, actionloop.Spec{Path: script(t, `echo '{}' >&3; sleep 10`), WaitAck: true})
