@@ -75,6 +75,10 @@ var runtimeEnv = []struct{ flag, env string }{
 	{"builtin", "MARVEL_BUILTIN"},
 	{"sdk", "MARVEL_SDK_DIR"},
 	{"action-cache", "MARVEL_ACTION_CACHE"},
+	{"region-size", "MARVEL_REGION_SIZE"},
+	{"region-max", "MARVEL_REGION_MAX"},
+	{"cache-bytes", "MARVEL_CACHE_BYTES"},
+	{"init-timeout", "MARVEL_INIT_TIMEOUT"},
 	{"wait-ack", "OW_WAIT_FOR_ACK"},
 }
 

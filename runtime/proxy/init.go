@@ -121,7 +121,7 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 	s.runSem <- struct{}{}
 	defer func() { <-s.runSem }()
 	if ident != nil && s.opts.Data != "" {
-		if err := s.bindLocked(*ident, &spec); err != nil {
+		if err := s.bindLocked(ctx, *ident, &spec); err != nil {
 			return http.StatusBadGateway, "Cannot start action: " + err.Error()
 		}
 	}
@@ -325,8 +325,8 @@ func envText(raw json.RawMessage) string {
 }
 
 // bindLocked binds the region of id and adds it to spec. runSem is held.
-func (s *Server) bindLocked(id Identity, spec *actionloop.Spec) error {
-	reg, err := bindRegion(&s.opts, id)
+func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.Spec) error {
+	reg, err := bindRegion(ctx, &s.opts, id)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ type Options struct {
 	// RegionSize is the initial size of a new region (default 4 MiB);
 	// RegionMax bounds its growth (0: unbounded).
 	RegionSize, RegionMax int64
+	// LockWait is how long binding a region waits while another runtime
+	// holds it (default 2 s), e.g. the container being replaced.
+	LockWait time.Duration
 	// CacheBytes is the size of the SDK's state cache in the action process
 	// (default 64 MiB).
 	CacheBytes int64
@@ -63,6 +66,7 @@ func DefaultOptions() Options {
 	return Options{
 		RegionSize:     4 << 20,
 		CacheBytes:     64 << 20,
+		LockWait:       2 * time.Second,
 		WaitAck:        true,
 		InitTimeout:    5 * time.Minute,
 		MaxInitBytes:   96 << 20,

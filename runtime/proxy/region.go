@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/marvel-serverless/marvel/pmem"
 )
@@ -108,9 +110,29 @@ type boundRegion struct {
 	files string   // the namespace's files directory
 }
 
-// bindRegion opens (creating and formatting if needed) the action's region,
-// checks that it recovers, and keeps its file locked for the action.
-func bindRegion(o *Options, id Identity) (*boundRegion, error) {
+// bindRegion binds the identity's region, waiting up to o.LockWait while
+// another runtime holds it (a container of the same action being replaced).
+func bindRegion(ctx context.Context, o *Options, id Identity) (*boundRegion, error) {
+	deadline := time.Now().Add(o.LockWait)
+	for {
+		reg, err := bindRegionOnce(o, id)
+		if err == nil || !errors.Is(err, pmem.ErrLocked) || !time.Now().Before(deadline) {
+			if errors.Is(err, pmem.ErrLocked) {
+				err = fmt.Errorf("%w; one runtime at a time holds an action's state: route the action's activations to the container that holds it (OpenWhisk: raise the action's concurrency limit so activations queue in one container)", err)
+			}
+			return reg, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// bindRegionOnce opens (creating and formatting if needed) the action's
+// region, checks that it recovers, and keeps its file locked for the action.
+func bindRegionOnce(o *Options, id Identity) (*boundRegion, error) {
 	name := id.RegionName()
 	opts := pmem.Options{
 		Mode:        o.Mode,

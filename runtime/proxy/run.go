@@ -119,7 +119,7 @@ func (s *Server) checkIdentityLocked(ctx context.Context, ns, action string) (in
 	// /init did not name the action: bind now and restart the process with
 	// its region.
 	spec := s.spec
-	if err := s.bindLocked(id, &spec); err != nil {
+	if err := s.bindLocked(ctx, id, &spec); err != nil {
 		return http.StatusBadGateway, "Cannot open the action's state: " + err.Error()
 	}
 	s.spec = spec
