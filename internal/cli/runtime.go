@@ -143,10 +143,16 @@ func (r *runtimeCmd) run(ctx context.Context) error {
 		return fmt.Errorf("runtime: serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Stop the action first: an activation in progress ends (its caller
+	// gets an error) instead of holding the shutdown until its deadline.
+	closeErr := srv.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("runtime: shutdown: %w", err)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("runtime: release the action's region: %w", closeErr)
 	}
 	return nil
 }

@@ -17,6 +17,10 @@ var (
 	ErrBadAck = errors.New("actionloop: the action did not initialize properly")
 	// ErrExited: the process exited (or closed fd 3) before answering.
 	ErrExited = errors.New("actionloop: the action process exited")
+	// ErrNotDelivered (always with ErrExited): the process was gone before
+	// it read any of the request, so the request may be sent to a new
+	// process without the action running it twice.
+	ErrNotDelivered = errors.New("actionloop: the request was not delivered")
 	// ErrDeadline: the activation's deadline passed; the process was killed.
 	ErrDeadline = errors.New("actionloop: the action exceeded its deadline")
 	// ErrCanceled: the caller gave up (client gone, shutdown); the process

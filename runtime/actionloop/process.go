@@ -80,6 +80,7 @@ type Process struct {
 	br       *bufio.Reader // over out; used only under runMu (or in Start)
 	maxReply int
 	exited   chan struct{} // closed when the process has been reaped
+	killedCh chan struct{} // closed by Kill and fail
 	log      *slog.Logger
 
 	// exitErr is set before exited is closed.
@@ -157,6 +158,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		br:       bufio.NewReaderSize(outR, 64<<10),
 		maxReply: spec.MaxReply,
 		exited:   make(chan struct{}),
+		killedCh: make(chan struct{}),
 		log:      log,
 	}
 	log.Info("action process started", "pid", cmd.Process.Pid, "path", spec.Path)
@@ -261,14 +263,43 @@ func (p *Process) Run(ctx context.Context, request []byte) ([]byte, error) {
 	if n := p.pending(); n > 0 {
 		return nil, p.fail(fmt.Errorf("%w: %d bytes arrived on fd 3 after the last answer", ErrProtocol, n))
 	}
-	if err := p.write(ctx, request); err != nil {
-		return nil, err
+	before := p.stdinUnread()
+	written, err := p.write(ctx, request)
+	if err == nil {
+		var line []byte
+		if line, err = p.readLine(ctx); err == nil {
+			return line, nil
+		}
 	}
-	line, err := p.readLine(ctx)
-	if err != nil {
-		return nil, p.fail(err)
+	if errors.Is(err, ErrExited) {
+		// Did the process take any of the request before it went? If not,
+		// the request can be sent to a new process without running twice.
+		p.killGroup()
+		<-p.exited
+		if before >= 0 && p.stdinUnread() == before+written {
+			err = fmt.Errorf("%w: %w", ErrNotDelivered, err)
+		}
 	}
-	return line, nil
+	return nil, p.fail(err)
+}
+
+// stdinUnread returns how many bytes written to the action's stdin are not
+// yet read (-1 if unknown). Both ends of a pipe share its buffer, so the
+// count is visible from the write end.
+func (p *Process) stdinUnread() int {
+	return unreadBytes(p.stdin)
+}
+
+func unreadBytes(f *os.File) int {
+	n := -1
+	if sc, err := f.SyscallConn(); err == nil {
+		_ = sc.Control(func(fd uintptr) {
+			if k, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
+				n = k
+			}
+		})
+	}
+	return n
 }
 
 // readLine reads one answer line, bounded by ctx and Spec.MaxReply. At the
@@ -293,15 +324,7 @@ func (p *Process) readLine(ctx context.Context) ([]byte, error) {
 
 // pending returns how many bytes are waiting to be read on fd 3.
 func (p *Process) pending() int {
-	n := p.br.Buffered()
-	if sc, err := p.out.SyscallConn(); err == nil {
-		_ = sc.Control(func(fd uintptr) {
-			if k, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil {
-				n += k
-			}
-		})
-	}
-	return n
+	return p.br.Buffered() + max(unreadBytes(p.out), 0)
 }
 
 // lock takes runMu, giving up when ctx ends first.
@@ -327,18 +350,20 @@ func (p *Process) lock(ctx context.Context) error {
 }
 
 // write sends request and a newline, bounded by ctx.
-func (p *Process) write(ctx context.Context, request []byte) error {
+// It returns how many bytes went into the pipe.
+func (p *Process) write(ctx context.Context, request []byte) (int, error) {
 	stop := context.AfterFunc(ctx, p.killGroup)
 	defer stop()
 	buf := make([]byte, 0, len(request)+1)
 	buf = append(append(buf, request...), '\n')
-	if _, err := p.stdin.Write(buf); err != nil {
+	n, err := p.stdin.Write(buf)
+	if err != nil {
 		if ctx.Err() != nil {
-			return p.fail(ctxErr(ctx))
+			return n, ctxErr(ctx)
 		}
-		return p.fail(fmt.Errorf("%w: writing the request: %s", ErrExited, p.status()))
+		return n, fmt.Errorf("%w: writing the request: %s", ErrExited, p.status())
 	}
-	return nil
+	return n, nil
 }
 
 // fail kills the process and records err as the reason it is dead. runMu
@@ -369,6 +394,17 @@ func (p *Process) status() string {
 	}
 }
 
+// Dead reports whether the process is known to be unusable: it failed an
+// activation, or was killed.
+func (p *Process) Dead() bool {
+	select {
+	case <-p.killedCh:
+		return true
+	default:
+		return false
+	}
+}
+
 // Pid returns the process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
@@ -379,6 +415,7 @@ func (p *Process) Exited() <-chan struct{} { return p.exited }
 // until it is reaped. It is safe to call more than once.
 func (p *Process) Kill() {
 	p.killOnce.Do(func() {
+		close(p.killedCh)
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		_ = p.cmd.Process.Kill()
 		p.stdin.Close()

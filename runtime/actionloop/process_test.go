@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,4 +207,23 @@ func mustOpen(t *testing.T, path string) *os.File {
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+func TestRequestToADeadProcessIsNotDelivered(t *testing.T) {
+	for i := range 10 {
+		p := start(t, actionloop.Spec{Path: script(t, echo), WaitAck: true})
+		_, err := p.Run(context.Background(), []byte(`{"warm":1}`))
+		require.NoError(t, err)
+		require.NoError(t, syscall.Kill(p.Pid(), syscall.SIGKILL))
+		<-p.Exited()
+		_, err = p.Run(context.Background(), []byte(`{"after":1}`))
+		require.ErrorIs(t, err, actionloop.ErrExited, "try %d", i)
+		require.ErrorIs(t, err, actionloop.ErrNotDelivered, "try %d: nothing was read, so the request may go to a new process", i)
+	}
+	// A process that read the request and then died must not be retried:
+	// the action may have acted on it.
+	p := start(t, actionloop.Spec{Path: script(t, `echo '{"ok":true}' >&3; read -r line; exit 1`), WaitAck: true})
+	_, err := p.Run(context.Background(), []byte(`{"x":1}`))
+	require.ErrorIs(t, err, actionloop.ErrExited)
+	require.NotErrorIs(t, err, actionloop.ErrNotDelivered)
 }

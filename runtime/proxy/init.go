@@ -131,7 +131,8 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 		s.releaseRegionLocked()
 		return http.StatusBadGateway, startError(err)
 	}
-	s.spec, s.proc = spec, p
+	s.spec = spec
+	s.setProcLocked(p)
 	ok = true
 	s.log.Info("action initialized", "prepare", tPrepared.Sub(t0), "region", tBound.Sub(tPrepared),
 		"start", time.Since(tBound), "pid", p.Pid())

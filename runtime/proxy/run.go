@@ -49,7 +49,7 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 		ActionName string `json:"action_name"`
 		Deadline   any    `json:"deadline"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err = json.Unmarshal(body, &req); err != nil {
 		s.sentinels()
 		return errBody(http.StatusBadRequest, "Error unmarshaling request: "+err.Error())
 	}
@@ -77,12 +77,25 @@ func (s *Server) run(r *http.Request) (int, []byte) {
 	if status, msg := s.checkIdentityLocked(ctx, req.Namespace, req.ActionName); status != http.StatusOK {
 		return errBody(status, msg)
 	}
-	if err := s.ensureProcessLocked(ctx); err != nil {
-		return errBody(http.StatusBadGateway, startError(err))
-	}
 	// The protocol's framing: one line per activation.
 	line := bytes.ReplaceAll(body, []byte{'\n'}, nil)
-	reply, err := s.proc.Run(ctx, line)
+	var reply []byte
+	// A process that was gone before it read any of the request (it exited
+	// after its last answer, or was killed while idle) is replaced and the
+	// request sent again: the action has not seen it.
+	for attempt := 0; ; attempt++ {
+		if s.closed.Load() {
+			return errBody(http.StatusServiceUnavailable, errClosed.Error())
+		}
+		if err = s.ensureProcessLocked(ctx); err != nil {
+			return errBody(http.StatusBadGateway, startError(err))
+		}
+		reply, err = s.proc.Run(ctx, line)
+		if !errors.Is(err, actionloop.ErrNotDelivered) || attempt == 2 {
+			break
+		}
+		s.log.Info("the action process was gone before it read the request; sending it to a new one", "err", err)
+	}
 	if err != nil {
 		if errors.Is(err, actionloop.ErrBusy) {
 			err = ctxError(ctx)
@@ -128,7 +141,7 @@ func (s *Server) checkIdentityLocked(ctx context.Context, ns, action string) (in
 	if err != nil {
 		return http.StatusBadGateway, startError(err)
 	}
-	s.proc = p
+	s.setProcLocked(p)
 	return http.StatusOK, ""
 }
 
@@ -138,7 +151,9 @@ func (s *Server) ensureProcessLocked(ctx context.Context) error {
 	select {
 	case <-s.proc.Exited():
 	default:
-		return nil
+		if !s.proc.Dead() {
+			return nil
+		}
 	}
 	s.proc.Kill() // reap and close what is left
 	s.stats.restarts.Add(1)
@@ -147,7 +162,7 @@ func (s *Server) ensureProcessLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.proc = p
+	s.setProcLocked(p)
 	return nil
 }
 

@@ -52,6 +52,10 @@ type Server struct {
 
 	cache *actionCache // nil when Options.ActionCache is empty
 
+	// live is proc, readable without runSem, so that Close can kill an
+	// action in the middle of an activation.
+	live atomic.Pointer[actionloop.Process]
+
 	stats struct {
 		runs, errors, restarts atomic.Uint64
 	}
@@ -129,10 +133,20 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Close stops the action process and releases the region. Activations
-// arriving later are refused with 503 (the platform reschedules them).
+// setProcLocked installs p as the action process. runSem is held.
+func (s *Server) setProcLocked(p *actionloop.Process) {
+	s.proc = p
+	s.live.Store(p)
+}
+
+// Close stops the action process, ending an activation in progress (its
+// caller gets an error), and releases the region. Activations arriving
+// later are refused with 503 (the platform reschedules them).
 func (s *Server) Close() error {
 	s.closed.Store(true)
+	if p := s.live.Load(); p != nil {
+		p.Kill()
+	}
 	s.initMu.Lock()
 	defer s.initMu.Unlock()
 	s.runSem <- struct{}{}
@@ -140,6 +154,7 @@ func (s *Server) Close() error {
 	if s.proc != nil {
 		s.proc.Kill()
 		s.proc = nil
+		s.live.Store(nil)
 	}
 	if s.region != nil {
 		err := s.region.file.Close()
