@@ -130,7 +130,7 @@ func entryPoint(mainName string) (string, error) {
 	}
 	r, n := utf8.DecodeRuneInString(mainName)
 	fn := string(unicode.ToUpper(r)) + mainName[n:]
-	if !token.IsIdentifier(fn) || fn == "main" {
+	if !token.IsIdentifier(fn) || fn == "main" || fn == "_" {
 		return "", &Error{Reason: fmt.Sprintf("main %q does not name a Go function", mainName)}
 	}
 	return fn, nil

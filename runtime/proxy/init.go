@@ -339,6 +339,7 @@ func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.S
 	}),
 		"MARVEL_REGION_FD=4",
 		"MARVEL_REGION="+reg.name,
+		"MARVEL_REGION_BYTES="+strconv.FormatInt(reg.size, 10),
 		"MARVEL_REGION_MAX="+strconv.FormatInt(s.opts.RegionMax, 10),
 		"MARVEL_PMEM_MODE="+s.opts.Mode.String(),
 		"MARVEL_FILES_DIR="+reg.files,

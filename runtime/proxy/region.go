@@ -107,6 +107,7 @@ type boundRegion struct {
 	id    Identity
 	name  string
 	file  *os.File // read-write, exclusively locked
+	size  int64    // bytes when bound (the action may grow it)
 	files string   // the namespace's files directory
 }
 
@@ -166,12 +167,17 @@ func bindRegionOnce(o *Options, id Identity) (*boundRegion, error) {
 		}
 		return nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the state region of %s: %w", id.Action, err)
+	}
 	files := id.FilesDir(o.Data)
 	if err := os.MkdirAll(files, 0o755); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("files directory of namespace %s: %w", id.Namespace, err)
 	}
-	return &boundRegion{id: id, name: name, file: f, files: files}, nil
+	return &boundRegion{id: id, name: name, file: f, size: fi.Size(), files: files}, nil
 }
 
 func truncate(s string, n int) string {

@@ -36,7 +36,7 @@
 //
 // The runtime describes the region in the environment: MARVEL_REGION_FD (an
 // inherited, locked, read-write descriptor) or MARVEL_REGION_PATH, plus
-// MARVEL_REGION (its name), MARVEL_PMEM_MODE, MARVEL_REGION_MAX,
+// MARVEL_REGION (its name), MARVEL_REGION_BYTES (its size), MARVEL_PMEM_MODE, MARVEL_REGION_MAX,
 // MARVEL_CACHE_BYTES and MARVEL_FILES_DIR. Outside the runtime, setting
 // MARVEL_REGION_PATH and MARVEL_FILES_DIR is enough to run an action by hand.
 package sdk
