@@ -96,11 +96,15 @@ func TestDemo(t *testing.T) {
 		"a function asks for 32 MiB: pmem: out of capacity: asked for 33554432 bytes, 16777216 of 67108864 free",
 		"the function got its 32 MiB (pool: 1 reclaimed, 32 MiB of 64 reserved)",
 		"write ", "read ", "speedup",
-		"fn.guest.counter  emulated",
+		"three warm activations: count 1 → 2 → 3; cache hit ratio 0.67 (region fn+guest+counter)",
+		"the next activation ran in a new one: count 4",
+		"a new runtime (a cold start) opened the same region: count 5",
+		"a new process per activation p50",
 		"the namespace was removed",
 	} {
 		require.Contains(t, stdout, want)
 	}
+	require.Regexp(t, `(?m)^fn\.guest\.counter +emulated `, stdout)
 	first := strings.SplitN(stdout, "\n", 3)[1]
 	dir, ok := strings.CutPrefix(first, "namespace ")
 	require.True(t, ok, first)
@@ -113,8 +117,8 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	names, err := pmem.List(data)
 	require.NoError(t, err)
-	require.Equal(t, []string{"fn.guest.bench", "fn.guest.counter", "fn.guest.kv"}, names)
+	require.Equal(t, []string{"fn+guest+baseline", "fn+guest+counter", "fn.guest.bench", "fn.guest.counter", "fn.guest.kv"}, names)
 	stdout, stderr, code = marvel(t, nil, "pmem", "check", data)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "checked 3 regions: 3 ok, 0 damaged")
+	require.Contains(t, stdout, "checked 5 regions: 5 ok, 0 damaged")
 }

@@ -83,7 +83,10 @@ func (d *demoCmd) run(cmd *cobra.Command, _ []string) error {
 	if err := d.latency(out, dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "5. The namespace, as `marvel pmem ls %s` shows it\n", dir)
+	if err := d.demoRuntime(ctx, out, exe, dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "6. The namespace, as `marvel pmem ls %s` shows it\n", dir)
 	ls := &pmemCmd{app: d.app}
 	if err := ls.ls(ctx, dir, false); err != nil {
 		return err

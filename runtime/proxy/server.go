@@ -110,6 +110,7 @@ func (s *Server) post(h http.HandlerFunc) http.HandlerFunc {
 type Stats struct {
 	Initialized bool   `json:"initialized"`
 	Region      string `json:"region,omitempty"`
+	Pid         int    `json:"pid,omitempty"` // the action process (0 if none)
 	Runs        uint64 `json:"runs"`
 	Errors      uint64 `json:"errors"`
 	Restarts    uint64 `json:"restarts"`
@@ -122,6 +123,9 @@ func (s *Server) Stats() Stats {
 		Runs:        s.stats.runs.Load(),
 		Errors:      s.stats.errors.Load(),
 		Restarts:    s.stats.restarts.Load(),
+	}
+	if p := s.live.Load(); p != nil {
+		st.Pid = p.Pid()
 	}
 	if s.initialized.Load() {
 		s.runSem <- struct{}{}
