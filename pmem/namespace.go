@@ -148,30 +148,23 @@ func formatDevice(path string, opts Options) (*Store, error) {
 // OpenPath opens the region at path (a file or a devdax device) and recovers
 // its store.
 func OpenPath(path string, opts Options) (*Store, error) {
-	opts = opts.withDefaults()
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	r, err := OpenRegion(path, opts.region())
-	if err != nil {
-		return nil, err
-	}
-	s, err := Recover(r, opts)
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	return s, nil
+	return openStore(opts, func(ro RegionOptions) (*Region, error) { return OpenRegion(path, ro) })
 }
 
 // OpenFile recovers the store of the region behind the open file f (see
 // OpenRegionFile). Closing the store closes the duplicated descriptor, not f.
 func OpenFile(f *os.File, opts Options) (*Store, error) {
+	return openStore(opts, func(ro RegionOptions) (*Region, error) { return OpenRegionFile(f, ro) })
+}
+
+// openStore maps a region with open and recovers its store, closing the
+// region if recovery fails.
+func openStore(opts Options, open func(RegionOptions) (*Region, error)) (*Store, error) {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	r, err := OpenRegionFile(f, opts.region())
+	r, err := open(opts.region())
 	if err != nil {
 		return nil, err
 	}
