@@ -70,7 +70,10 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.InitTimeout)
 	defer cancel()
+	defer context.AfterFunc(s.stop, cancel)()
+	s.initing.Store(true)
 	status, msg := s.init(ctx, v)
+	s.initing.Store(false)
 	if status != http.StatusOK {
 		fmt.Fprintf(s.opts.Stderr, "init failed: %s\n", msg)
 		writeError(w, status, msg)
@@ -333,6 +336,7 @@ func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.S
 	}
 	s.releaseRegionLocked()
 	s.region = reg
+	s.regionName.Store(&reg.name)
 	spec.ExtraFiles = []*os.File{reg.file}
 	spec.Env = append(slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool {
 		return strings.HasPrefix(kv, "MARVEL_REGION") || strings.HasPrefix(kv, "MARVEL_FILES_DIR=") || strings.HasPrefix(kv, "MARVEL_PMEM_MODE=")
@@ -353,6 +357,7 @@ func (s *Server) releaseRegionLocked() {
 	if s.region != nil {
 		s.region.file.Close()
 		s.region = nil
+		s.regionName.Store(nil)
 	}
 }
 

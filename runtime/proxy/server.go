@@ -14,6 +14,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +40,7 @@ type Server struct {
 	// initMu serializes /init; initialized is set once an init succeeded.
 	initMu      sync.Mutex
 	initialized atomic.Bool
-	initing     atomic.Bool
+	initing     atomic.Bool // an /init is preparing or starting the action
 
 	// runSem admits one activation at a time (a channel so that waiting
 	// respects the request's deadline). It guards the fields below and the
@@ -55,6 +56,12 @@ type Server struct {
 	// live is proc, readable without runSem, so that Close can kill an
 	// action in the middle of an activation.
 	live atomic.Pointer[actionloop.Process]
+	// regionName is region's name, readable without runSem.
+	regionName atomic.Pointer[string]
+
+	// stop is canceled by Close: an /init in progress (a build) ends.
+	stop       context.Context
+	cancelStop context.CancelFunc
 
 	stats struct {
 		runs, errors, restarts atomic.Uint64
@@ -81,6 +88,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("proxy: work directory: %w", err)
 	}
 	s := &Server{opts: opts, log: log, mux: http.NewServeMux(), runSem: make(chan struct{}, 1)}
+	s.stop, s.cancelStop = context.WithCancel(context.Background())
 	if opts.ActionCache != "" {
 		s.cache = &actionCache{dir: opts.ActionCache}
 	}
@@ -127,12 +135,8 @@ func (s *Server) Stats() Stats {
 	if p := s.live.Load(); p != nil {
 		st.Pid = p.Pid()
 	}
-	if s.initialized.Load() {
-		s.runSem <- struct{}{}
-		if s.region != nil {
-			st.Region = s.region.name
-		}
-		<-s.runSem
+	if name := s.regionName.Load(); name != nil {
+		st.Region = *name
 	}
 	return st
 }
@@ -148,6 +152,7 @@ func (s *Server) setProcLocked(p *actionloop.Process) {
 // later are refused with 503 (the platform reschedules them).
 func (s *Server) Close() error {
 	s.closed.Store(true)
+	s.cancelStop()
 	if p := s.live.Load(); p != nil {
 		p.Kill()
 	}
@@ -163,6 +168,7 @@ func (s *Server) Close() error {
 	if s.region != nil {
 		err := s.region.file.Close()
 		s.region = nil
+		s.regionName.Store(nil)
 		return err
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -101,4 +102,25 @@ func TestClosedServerRefusesWith503(t *testing.T) {
 	require.NoError(t, srv.Close())
 	status, body := postJSON(t, hs.URL+"/run", map[string]any{"value": map[string]any{}})
 	require.Equal(t, http.StatusServiceUnavailable, status, body)
+}
+
+func TestCloseEndsAnInitInProgress(t *testing.T) {
+	// An action that never acknowledges keeps /init waiting (as a long
+	// build would); Close must end it rather than wait for the timeout.
+	hs, srv := newTestServer(t, func(o *Options) { o.InitTimeout = time.Minute })
+	done := make(chan int, 1)
+	go func() {
+		status, _ := postJSON(t, hs.URL+"/init", map[string]any{"value": map[string]any{"code": "#!/bin/bash\nsleep 60\n"}})
+		done <- status
+	}()
+	require.Eventually(t, func() bool { return srv.initing.Load() }, 10*time.Second, time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	select {
+	case status := <-done:
+		require.Equal(t, http.StatusBadGateway, status)
+	case <-time.After(10 * time.Second):
+		t.Fatal("/init still waiting 10 s after Close")
+	}
+	require.NoError(t, <-closed)
 }
