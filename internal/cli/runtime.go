@@ -31,6 +31,7 @@ type runtimeCmd struct {
 	sdk         string
 	goTool      string
 	waitAck     bool
+	isolate     bool
 	initTimeout time.Duration
 }
 
@@ -65,6 +66,7 @@ cleanly on SIGINT or SIGTERM.`,
 	f.StringVar(&r.sdk, "sdk", "", "Marvel module source, to compile Go source actions (env MARVEL_SDK_DIR)")
 	f.StringVar(&r.goTool, "go", "", "go command for Go source actions (default: go on PATH)")
 	f.BoolVar(&r.waitAck, "wait-ack", true, "wait for the action's {\"ok\":true} on fd 3 at start (env OW_WAIT_FOR_ACK)")
+	f.BoolVar(&r.isolate, "isolate", false, "run each action as a user of its own namespace, so it reaches no other namespace's state (needs root; env MARVEL_ISOLATE)")
 	f.DurationVar(&r.initTimeout, "init-timeout", d.InitTimeout, "longest /init, build included")
 	return cmd
 }
@@ -79,6 +81,7 @@ var runtimeEnv = []struct{ flag, env string }{
 	{"region-max", "MARVEL_REGION_MAX"},
 	{"cache-bytes", "MARVEL_CACHE_BYTES"},
 	{"init-timeout", "MARVEL_INIT_TIMEOUT"},
+	{"isolate", "MARVEL_ISOLATE"},
 	{"wait-ack", "OW_WAIT_FOR_ACK"},
 }
 
@@ -92,6 +95,7 @@ func (r *runtimeCmd) run(ctx context.Context) error {
 	opts.Data, opts.Mode = r.data, r.mode.mode
 	opts.RegionSize, opts.RegionMax, opts.CacheBytes = r.regionSize.n, r.regionMax.n, r.cacheBytes.n
 	opts.ActionCache = r.actionCache
+	opts.Isolate = r.isolate
 	opts.Builtin, opts.WaitAck, opts.InitTimeout = r.builtin, r.waitAck, r.initTimeout
 	opts.Logger = lg
 	opts.Build.Go, opts.Build.SDKDir = r.goTool, r.sdk

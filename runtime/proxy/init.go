@@ -94,6 +94,9 @@ func (s *Server) refuseInit(w http.ResponseWriter) {
 // failure, the error message. initMu is held.
 func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 	dir, err := os.MkdirTemp(s.opts.WorkDir, "action-")
+	if err == nil && s.opts.Isolate {
+		err = os.Chmod(dir, 0o755) // the action runs as another user
+	}
 	if err != nil {
 		return http.StatusInternalServerError, "cannot prepare the action directory: " + err.Error()
 	}
@@ -120,6 +123,9 @@ func (s *Server) init(ctx context.Context, v *initValue) (int, string) {
 		WaitAck:  s.opts.WaitAck,
 		MaxReply: int(s.opts.MaxResultBytes),
 		Logger:   s.log,
+	}
+	if s.opts.Isolate {
+		spec.Credential = credential(nobody) // until bound to a namespace
 	}
 	s.runSem <- struct{}{}
 	defer func() { <-s.runSem }()
@@ -333,6 +339,14 @@ func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.S
 	reg, err := bindRegion(ctx, &s.opts, id)
 	if err != nil {
 		return err
+	}
+	if s.opts.Isolate {
+		cred, err := isolateNamespace(&s.opts, id)
+		if err != nil {
+			reg.file.Close()
+			return fmt.Errorf("isolate namespace %s: %w", id.Namespace, err)
+		}
+		spec.Credential = cred
 	}
 	s.releaseRegionLocked()
 	s.region = reg

@@ -26,6 +26,13 @@ type Options struct {
 	// LockWait is how long binding a region waits while another runtime
 	// holds it (default 2 s), e.g. the container being replaced.
 	LockWait time.Duration
+	// Isolate runs each action as a user of its own namespace, so it can
+	// reach no other namespace's regions or files (see isolate.go). Needs
+	// root.
+	Isolate bool
+	// UIDBase and UIDCount are the users Isolate gives out, one per
+	// namespace (defaults 200000 and 100000).
+	UIDBase, UIDCount int
 	// CacheBytes is the size of the SDK's state cache in the action process
 	// (default 64 MiB).
 	CacheBytes int64
@@ -67,6 +74,8 @@ func DefaultOptions() Options {
 		RegionSize:     4 << 20,
 		CacheBytes:     64 << 20,
 		LockWait:       2 * time.Second,
+		UIDBase:        200000,
+		UIDCount:       100000,
 		WaitAck:        true,
 		InitTimeout:    5 * time.Minute,
 		MaxInitBytes:   96 << 20,
@@ -93,6 +102,17 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxInitBytes <= 0 || o.MaxRunBytes <= 0 || o.MaxResultBytes <= 0 {
 		errs = append(errs, fmt.Errorf("proxy: body limits must be positive (init %d, run %d, result %d)", o.MaxInitBytes, o.MaxRunBytes, o.MaxResultBytes))
+	}
+	if o.Isolate {
+		if o.Data == "" {
+			errs = append(errs, errors.New("proxy: isolating actions needs a data directory"))
+		}
+		if o.UIDBase <= nobody || o.UIDCount <= 0 {
+			errs = append(errs, fmt.Errorf("proxy: isolation users from %d (count %d) must start above %d", o.UIDBase, o.UIDCount, nobody))
+		}
+		if err := checkIsolation(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := o.Archive.Validate(); err != nil {
 		errs = append(errs, err)

@@ -87,6 +87,11 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("proxy: work directory: %w", err)
 	}
+	if opts.Isolate { // actions run as other users: let them reach their code
+		if err := os.Chmod(opts.WorkDir, 0o711); err != nil {
+			return nil, fmt.Errorf("proxy: work directory: %w", err)
+		}
+	}
 	s := &Server{opts: opts, log: log, mux: http.NewServeMux(), runSem: make(chan struct{}, 1)}
 	s.stop, s.cancelStop = context.WithCancel(context.Background())
 	if opts.ActionCache != "" {
