@@ -1,10 +1,6 @@
 package actionloop
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-)
+import "errors"
 
 // Errors returned by Start and Run wrap one of these.
 var (
@@ -34,11 +30,3 @@ var (
 	// ErrReplyTooLarge: an answer line exceeded Spec.MaxReply.
 	ErrReplyTooLarge = errors.New("actionloop: the action's answer is too large")
 )
-
-// jsonObject reports whether line's first non-space byte opens an object.
-func jsonObject(line []byte) bool {
-	t := bytes.TrimLeft(line, " \t\r")
-	return len(t) > 0 && t[0] == '{'
-}
-
-func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -22,6 +22,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -241,7 +242,7 @@ func isAck(line []byte) bool {
 	var ack struct {
 		OK bool `json:"ok"`
 	}
-	return jsonObject(line) && unmarshal(line, &ack) == nil && ack.OK
+	return json.Unmarshal(line, &ack) == nil && ack.OK
 }
 
 // Run sends one request line (which must hold no newline: the caller strips
