@@ -18,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # neither; without them the race build fails with `C compiler "gcc" not
 # found`). Later suites add theirs here (redis-server for the Redis
 # baseline, protobuf-compiler for the generated-code check).
-APT_PACKAGES=(gcc libc6-dev)
+APT_PACKAGES=(gcc libc6-dev protobuf-compiler)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -77,6 +77,10 @@ fi
 
 log "go vet ./..."
 go vet ./...
+
+# The generated protobuf code must be what the committed .proto files give.
+log "scripts/gen-proto.sh --check"
+bash scripts/gen-proto.sh --check
 
 timeout="${GO_TEST_TIMEOUT:-15m}"
 shown=""
