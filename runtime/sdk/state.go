@@ -122,6 +122,16 @@ func NewState(store *pmem.Store, name string, cacheBytes int64) (*State, error) 
 // cost is what a cached entry counts against the cache size.
 func cost(key string, value []byte) int64 { return int64(len(key) + len(value) + 64) }
 
+// cacheLocked caches a copy of value. ristretto applies sets from a buffer
+// on its own goroutine; waiting for that makes the next Get of the key (the
+// next warm activation, typically) a hit, not a race with that goroutine,
+// for a few microseconds on a path that has just made a write durable or
+// read the region. mu is held.
+func (s *State) cacheLocked(key string, value []byte) {
+	s.cache.Set(key, append([]byte(nil), value...), cost(key, value))
+	s.cache.Wait()
+}
+
 // Get returns a copy of key's value, or an error wrapping ErrNotFound.
 func (s *State) Get(key string) ([]byte, error) {
 	if s.cache != nil {
@@ -143,7 +153,7 @@ func (s *State) Get(key string) ([]byte, error) {
 		return nil, fmt.Errorf("sdk: get %q: %w", key, err)
 	}
 	if s.cache != nil {
-		s.cache.Set(key, append([]byte(nil), v...), cost(key, v))
+		s.cacheLocked(key, v)
 	}
 	return v, nil
 }
@@ -169,7 +179,7 @@ func (s *State) Put(key string, value []byte) error {
 		return fmt.Errorf("sdk: put %q: %w", key, err)
 	}
 	if s.cache != nil {
-		s.cache.Set(key, append([]byte(nil), value...), cost(key, value))
+		s.cacheLocked(key, value)
 	}
 	return nil
 }

@@ -28,7 +28,6 @@ func TestStateCacheServesWarmReads(t *testing.T) {
 	_, err := s.Get("missing")
 	require.ErrorIs(t, err, ErrNotFound)
 	require.NoError(t, s.Put("k", []byte("v1")))
-	s.cache.Wait() // let ristretto admit the write
 	for range 10 {
 		v, err := s.Get("k")
 		require.NoError(t, err)
