@@ -114,14 +114,36 @@ if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	for target in "${FUZZ_TARGETS[@]}"; do
 		read -r pkg fn <<<"$target"
 		log "fuzz $pkg $fn for $fuzztime"
-		set +e
-		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tail -3 | tee -a "$out"
-		fstatus="${PIPESTATUS[0]}"
-		set -e
-		if [ "$fstatus" -ne 0 ]; then
-			log "fuzzing $fn found a failure; the failing input is under $pkg/testdata/fuzz/$fn"
-			status="$fstatus"
-		fi
+		fuzzlog="$(mktemp)"
+		corpus="$pkg/testdata/fuzz/$fn"
+		before="$(ls "$corpus" 2>/dev/null | sort)"
+		for attempt in 1 2; do
+			set +e
+			go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$fuzztime" "$pkg" >"$fuzzlog" 2>&1
+			fstatus=$?
+			set -e
+			if [ "$fstatus" -eq 0 ]; then
+				tail -3 "$fuzzlog" | tee -a "$out"
+				break
+			fi
+			# The whole output: the reason is often above the last lines.
+			tee -a "$out" <"$fuzzlog"
+			if [ "$(ls "$corpus" 2>/dev/null | sort)" != "$before" ]; then
+				log "fuzzing $fn found a failing input: it is the new file under $corpus"
+				status="$fstatus"
+				break
+			fi
+			if [ "$attempt" -eq 2 ]; then
+				log "fuzzing $fn failed twice without a failing input (exit status $fstatus); see the output above"
+				status="$fstatus"
+			else
+				# No input was saved, so the engine itself failed (a worker
+				# that did not start in time on a loaded machine, say), not
+				# the code under test: say so, and run the target again.
+				log "fuzzing $fn failed without saving a failing input (exit status $fstatus); running it once more"
+			fi
+		done
+		rm -f "$fuzzlog"
 	done
 fi
 
