@@ -105,6 +105,11 @@ FUZZ_TARGETS=(
 	"./pmem/internal/layout FuzzDecodeRecord"
 	"./pmem/internal/flush FuzzCopyNT"
 	"./runtime/archive FuzzUnpack"
+	"./hdfsbridge/internal/rpc FuzzParseCall"
+	"./hdfsbridge/internal/rpc FuzzConn"
+	"./hdfsbridge/internal/transfer FuzzDecodePacket"
+	"./hdfsbridge/internal/transfer FuzzReadOp"
+	"./hdfsbridge/internal/transfer FuzzReceiveBlock"
 )
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	fuzztime="${MARVEL_FUZZTIME:-5s}"
