@@ -224,9 +224,12 @@ func oneShot(ctx context.Context, exe, region string) error {
 	return nil
 }
 
+// processAlive reports whether pid still exists, reaped or not. A zombie
+// leader is not enough to go on: the other threads of a Go process may still
+// be on their way out, one of them in read(2) on stdin.
 func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	return err == nil && !bytes.Contains(b, []byte(") Z "))
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }
 
 // demoActionCommand is the demo's action: the SDK counter, run as an
