@@ -352,9 +352,9 @@ func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.S
 	s.region = reg
 	s.regionName.Store(&reg.name)
 	spec.ExtraFiles = []*os.File{reg.file}
-	spec.Env = append(slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool {
-		return strings.HasPrefix(kv, "MARVEL_REGION") || strings.HasPrefix(kv, "MARVEL_FILES_DIR=") || strings.HasPrefix(kv, "MARVEL_PMEM_MODE=")
-	}),
+	// Region variables are only ever added here, once per action: the init
+	// env cannot carry them (actionEnv drops reserved names).
+	spec.Env = append(slices.Clone(spec.Env),
 		"MARVEL_REGION_FD=4",
 		"MARVEL_REGION="+reg.name,
 		"MARVEL_REGION_BYTES="+strconv.FormatInt(reg.size, 10),

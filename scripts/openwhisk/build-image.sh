@@ -86,28 +86,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUNTIME_IMAGE="$PREFIX/$NAME:$TAG"
 BLACKBOX_IMAGE="$PREFIX/$BLACKBOX_NAME:$TAG"
 
-step() {
-	printf '==> %s\n' "$*"
-}
-
-show() {
-	local out="" a
-	for a in "$@"; do
-		if [[ "$a" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-			out+=" $a"
-		else
-			out+=" $(printf '%q' "$a")"
-		fi
-	done
-	printf '+%s\n' "$out"
-}
-
-run() {
-	show "$@"
-	if [ "$DRY_RUN" -eq 0 ]; then
-		"$@"
-	fi
-}
+# shellcheck source=scripts/openwhisk/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 if [ "$DRY_RUN" -eq 1 ]; then
 	step "dry run: nothing is built"

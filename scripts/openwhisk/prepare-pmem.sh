@@ -123,36 +123,8 @@ case "$FS" in ext4 | xfs) ;; *) usage_error "--fs must be ext4 or xfs, not $FS" 
 [[ "$SUBDIR" =~ ^[A-Za-z0-9._-]+$ && "$SUBDIR" != . && "$SUBDIR" != .. ]] ||
 	usage_error "--subdir must be one path component, not $SUBDIR"
 
-# step prints what the next commands are for.
-step() {
-	printf '==> %s\n' "$*"
-}
-
-# note prints a remark that is not a command.
-note() {
-	printf '    %s\n' "$*"
-}
-
-# show prints a command as it would be typed, quoting only where needed.
-show() {
-	local out="" a
-	for a in "$@"; do
-		if [[ "$a" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
-			out+=" $a"
-		else
-			out+=" $(printf '%q' "$a")"
-		fi
-	done
-	printf '+%s\n' "$out"
-}
-
-# run shows a command and runs it, unless this is a dry run.
-run() {
-	show "$@"
-	if [ "$DRY_RUN" -eq 0 ]; then
-		"$@"
-	fi
-}
+# shellcheck source=scripts/openwhisk/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
 # need_root refuses to go on without root, except in a dry run.
 need_root() {

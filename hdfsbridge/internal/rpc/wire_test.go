@@ -381,7 +381,7 @@ func TestUndecodableRPCHeader(t *testing.T) {
 }
 
 // TestRPCHeaderChecks follows Server.java checkRpcHeaders: a missing or
-// unimplemented rpcOp or rpcKind, or an unknown out-of-band callId, is FATAL.
+// unsupported rpcOp or rpcKind, or an unknown out-of-band callId, is FATAL.
 func TestRPCHeaderChecks(t *testing.T) {
 	_, _, addr := startServer(t, Options{})
 	for _, tc := range []struct {
