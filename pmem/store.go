@@ -107,7 +107,7 @@ func Format(m Medium, opts Options) (*Store, error) {
 	if err := m.Fence(); err != nil {
 		return nil, fmt.Errorf("pmem: format %s: %w", pathOf(m), err)
 	}
-	binary.LittleEndian.PutUint64(mem[layout.CommitOff:], root.Gen)
+	layout.StoreWord(mem[layout.CommitOff:], root.Gen)
 	m.Flush(layout.CommitOff, 8)
 	if err := m.Fence(); err != nil {
 		return nil, fmt.Errorf("pmem: format %s: %w", pathOf(m), err)

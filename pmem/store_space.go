@@ -2,7 +2,6 @@ package pmem
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -199,7 +198,7 @@ func (s *Store) commitRootLocked(r layout.Root, publish func()) error {
 	if err := s.m.Fence(); err != nil {
 		return s.failLocked("write root", err)
 	}
-	binary.LittleEndian.PutUint64(s.mem[layout.CommitOff:], r.Gen)
+	layout.StoreWord(s.mem[layout.CommitOff:], r.Gen)
 	s.m.Flush(layout.CommitOff, 8)
 	if err := s.m.Fence(); err != nil {
 		return s.failLocked("switch root", err)

@@ -1,7 +1,6 @@
 package pmem
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"slices"
@@ -191,10 +190,12 @@ func (s *Store) writeRecordLocked(mem []byte, off int64, kind uint8, key string,
 }
 
 // commitTailLocked moves the commit point of the log to tail: the single
-// 8-byte store that makes everything before it committed.
+// 8-byte store that makes everything before it committed. It must be one
+// store (layout.StoreWord), never eight byte stores: a kill between two of
+// those leaves a tail inside a record and a region that cannot be opened.
 func (s *Store) commitTailLocked(tail int64) error {
 	off := layout.RootOffset(layout.SlotOf(s.root.Gen)) + layout.RootTailOff
-	binary.LittleEndian.PutUint64(s.mem[off:], uint64(tail))
+	layout.StoreWord(s.mem[off:], uint64(tail))
 	s.m.Flush(off, 8)
 	if err := s.m.Fence(); err != nil {
 		return s.failLocked("commit", err)

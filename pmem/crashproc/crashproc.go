@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,6 +132,10 @@ type Config struct {
 	Store pmem.Options
 	// Progress, if set, is called after each verified iteration.
 	Progress func(iteration int, r Report)
+	// KeepDir is where the region file is copied when an iteration fails,
+	// for analysis (the test's own directory is usually removed). Default:
+	// $MARVEL_KEEP_DIR, else os.TempDir().
+	KeepDir string
 }
 
 // Report sums up a kill loop.
@@ -157,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		acked, err := runChild(cfg, next, rng)
 		if err != nil {
-			return rep, fmt.Errorf("iteration %d: %w", it, err)
+			return rep, fmt.Errorf("iteration %d: %w%s", it, err, keepRegion(cfg, it))
 		}
 		for seq := next; seq <= acked; seq++ {
 			model.apply(OpAt(cfg.Seed, seq))
@@ -168,7 +174,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		applied, err := verify(cfg, model, OpAt(cfg.Seed, next))
 		rep.Recovery += time.Since(start)
 		if err != nil {
-			return rep, fmt.Errorf("iteration %d (seed %d, acknowledged through write %d): %w", it, cfg.Seed, acked, err)
+			return rep, fmt.Errorf("iteration %d (seed %d, acknowledged through write %d): %w%s", it, cfg.Seed, acked, err,
+				keepRegion(cfg, it))
 		}
 		if applied {
 			rep.InFlight++
@@ -299,4 +306,41 @@ func diff(got, want Model) string {
 		}
 	}
 	return b.String()
+}
+
+// keepRegion copies the region file of a failed iteration out of the test's
+// directory and describes its commit state, for the failure message.
+func keepRegion(cfg Config, it int) string {
+	path, err := pmem.RegionPath(cfg.Dir, cfg.Name)
+	if err != nil {
+		return ""
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("\n(region not kept: %v)", err)
+	}
+	dir := cfg.KeepDir
+	if dir == "" {
+		dir = os.Getenv("MARVEL_KEEP_DIR")
+	}
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	kept := "not kept: "
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		kept += err.Error()
+	} else if f, err := os.CreateTemp(dir, fmt.Sprintf("crashproc-%s-seed%d-it%d-*%s", cfg.Name, cfg.Seed, it, pmem.RegionExt)); err != nil {
+		kept += err.Error()
+	} else {
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			kept += werr.Error()
+		} else {
+			kept = "kept at " + f.Name()
+		}
+	}
+	return fmt.Sprintf("\nregion %s (%d bytes) %s\n%s", filepath.Base(path), len(data), kept, DescribeRegion(data))
 }

@@ -43,6 +43,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"sync/atomic"
+	"unsafe"
 )
 
 // Sizes and offsets of the fixed structures.
@@ -106,6 +108,23 @@ func (e *Error) Error() string {
 
 func errf(kind ErrKind, off int64, what, format string, args ...any) *Error {
 	return &Error{Off: off, What: what, Reason: fmt.Sprintf(format, args...), Kind: kind}
+}
+
+// StoreWord writes v little-endian into b[0:8] with one 8-byte store, which
+// b must be 8-byte aligned for. It is how the commit word and the log tail are
+// changed: a process may die between any two instructions, so these commit
+// points must never be written byte by byte (binary.LittleEndian.PutUint64
+// compiles to eight 1-byte stores under -race or -N, and a kill between two
+// of them leaves a torn word that names no state the store ever had).
+func StoreWord(b []byte, v uint64) {
+	_ = b[7]
+	p := unsafe.Pointer(unsafe.SliceData(b))
+	if uintptr(p)%8 != 0 {
+		panic(fmt.Sprintf("layout: commit word at %p is not 8-byte aligned", p))
+	}
+	var le [8]byte
+	binary.LittleEndian.PutUint64(le[:], v)
+	atomic.StoreUint64((*uint64)(p), binary.NativeEndian.Uint64(le[:]))
 }
 
 // Superblock is the immutable identity of a region.

@@ -1,0 +1,5 @@
+//go:build race
+
+package pmem_test
+
+const raceEnabled = true
