@@ -77,6 +77,7 @@ regions.`,
 		a.demoCommand(),
 		a.pmemCommand(),
 		a.runtimeCommand(),
+		a.hdfsCommand(),
 		a.demoActionCommand(),
 		a.versionCommand(),
 	)
