@@ -138,7 +138,7 @@ const (
 	// writevBatch is the data SendBlock gathers into one writev: 16 packets
 	// of 64 KiB. One writev per 64 KiB packet costs about half the
 	// throughput of a plain write on loopback (BenchmarkSendBlock).
-	writevBatch = 128 << 10
+	writevBatch = 1 << 20
 	// maxBatchPackets bounds the packets, hence iovecs, per writev.
 	maxBatchPackets = 64
 )
