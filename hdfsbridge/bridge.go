@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -239,5 +238,3 @@ func (b *Bridge) Close() error {
 	})
 	return err
 }
-
-var _ = os.Getpid
