@@ -104,16 +104,16 @@ func (fs *FS) Locations(u User, p Path, offset, length int64) (*Located, error) 
 }
 
 func (fs *FS) seen(ino uint64, p Path) {
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	fs.boundHints()
 	fs.paths[ino] = p.String()
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 }
 
 // lease returns holder's open file at p (and checks its file ID, if given).
 func (fs *FS) leased(p Path, holder string, fileID uint64) (*openFile, error) {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	var of *openFile
 	if fileID != 0 {
 		of = fs.open[fileID]
@@ -217,7 +217,7 @@ func (fs *FS) Complete(u User, p Path, holder string, fileID uint64, last *Block
 	of, err := fs.leased(p, holder, fileID)
 	if err != nil {
 		// A repeated complete of a file already closed succeeds.
-		if st, serr := fs.statLocked(u, p); serr == nil && !st.IsDir && !st.UnderConstruction && (fileID == 0 || st.FileID == fileID) {
+		if st, serr := fs.Stat(u, p); serr == nil && !st.IsDir && !st.UnderConstruction && (fileID == 0 || st.FileID == fileID) {
 			return true, nil
 		}
 		return false, err
@@ -447,9 +447,9 @@ func (fs *FS) Truncate(u User, p Path, newLength int64, holder string) (bool, er
 // at, else by a search of the tree (a file an action wrote, or a path this
 // process has not seen). It returns an O_PATH descriptor of the file.
 func (fs *FS) locate(ino uint64) (int, error) {
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	hint, ok := fs.paths[ino]
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 	if ok {
 		if fd, err := fs.openIno(hint, ino); err == nil {
 			return fd, nil
@@ -483,10 +483,10 @@ func (fs *FS) locate(ino uint64) (int, error) {
 	}
 	fd, err := fs.openIno("/"+filepath.ToSlash(rel), ino)
 	if err == nil {
-		fs.lmu().Lock()
+		fs.mapMu.Lock()
 		fs.boundHints()
 		fs.paths[ino] = "/" + filepath.ToSlash(rel)
-		fs.lmu().Unlock()
+		fs.mapMu.Unlock()
 	}
 	return fd, err
 }

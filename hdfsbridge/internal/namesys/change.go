@@ -440,7 +440,7 @@ func (fs *FS) RenameOld(u User, src, dst Path) (bool, error) {
 	if src.String() == dst.String() {
 		return true, nil
 	}
-	if st, err := fs.statLocked(u, dst); err == nil && st.IsDir && !src.IsRoot() {
+	if st, err := fs.Stat(u, dst); err == nil && st.IsDir && !src.IsRoot() {
 		dst = dst.Child(src.Name())
 	}
 	err := fs.rename(u, src, dst, false)
@@ -453,21 +453,6 @@ func (fs *FS) RenameOld(u User, src, dst Path) (bool, error) {
 		return false, nil // the IOExceptions of rename's own rules
 	}
 	return err == nil, err
-}
-
-func (fs *FS) statLocked(u User, p Path) (*FileStatus, error) {
-	w, err := fs.walk(p)
-	if err != nil {
-		return nil, err
-	}
-	defer w.close()
-	if err := fs.traverse(u, w); err != nil {
-		return nil, err
-	}
-	if !w.exists() {
-		return nil, notFound(p.String())
-	}
-	return fs.status(w.target(), p.Name()), nil
 }
 
 // Delete removes p (a directory only with recursive, unless empty). A

@@ -23,14 +23,14 @@ type lease struct {
 type openFile struct {
 	mu     sync.Mutex // serialises writes into the file with closing it
 	ino    uint64
-	path   Path // where it was last seen; guarded by lmu (see where)
+	path   Path // where it was last seen; guarded by FS.mapMu (see where)
 	holder string
 	bs     int64
 	gs     uint64
 	fd     int   // O_RDWR, for the DataNode's writes and the final fsync
 	last   int64 // index of the last block allocated, -1 before the first
 	// closed: by complete or lease recovery; writes fail. It is set with mu
-	// held, and read without it by lookups that hold only lmu.
+	// held, and read without it by lookups that hold only FS.mapMu.
 	closed atomic.Bool
 }
 
@@ -44,8 +44,8 @@ func (of *openFile) close() {
 }
 
 func (fs *FS) nextGS() uint64 {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	gs := uint64(fs.cfg.Now().UnixMicro())
 	if gs <= fs.gsLast {
 		gs = fs.gsLast + 1
@@ -54,13 +54,9 @@ func (fs *FS) nextGS() uint64 {
 	return gs
 }
 
-// lmu guards leases, open, paths and gsLast. Changes to the tree hold mu
-// throughout; lookups from readers and the DataNode take only this one.
-func (fs *FS) lmu() *sync.Mutex { return &fs.mapMu }
-
 func (fs *FS) addOpen(of *openFile) {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	l := fs.leases[of.holder]
 	if l == nil {
 		l = &lease{holder: of.holder, files: map[uint64]*openFile{}}
@@ -75,13 +71,13 @@ func (fs *FS) addOpen(of *openFile) {
 
 // dropOpen forgets a file under construction (deleted or replaced).
 func (fs *FS) dropOpen(ino uint64) {
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	of := fs.open[ino]
 	if of != nil {
 		fs.forgetLocked(of)
 	}
 	delete(fs.paths, ino)
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 	if of != nil {
 		of.close()
 	}
@@ -99,7 +95,7 @@ func (fs *FS) forgetLocked(of *openFile) {
 
 // dropOpenUnder forgets the open files that were under a deleted directory.
 func (fs *FS) dropOpenUnder(p Path) {
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	var gone []*openFile
 	for _, of := range fs.open {
 		if of.path.Within(p) {
@@ -112,7 +108,7 @@ func (fs *FS) dropOpenUnder(p Path) {
 			delete(fs.paths, ino)
 		}
 	}
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 	for _, of := range gone {
 		of.close()
 	}
@@ -121,8 +117,8 @@ func (fs *FS) dropOpenUnder(p Path) {
 // where is the path an open file was last seen at, for callers that do not
 // hold mu (renames change it).
 func (fs *FS) where(of *openFile) Path {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	return of.path
 }
 
@@ -130,8 +126,8 @@ func (fs *FS) where(of *openFile) Path {
 // and block lookups: the inode itself and, when it is a directory, the
 // files under it, so that a later delete of dst finds (and closes) them.
 func (fs *FS) movedPath(ino uint64, src, dst Path) {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	for _, of := range fs.open {
 		switch {
 		case of.ino == ino:
@@ -155,16 +151,16 @@ func (fs *FS) underConstruction(n *inode) bool {
 	if n.a.Holder == "" {
 		return false
 	}
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	of := fs.open[n.ino()]
 	return of != nil && !of.closed.Load()
 }
 
 // openOf returns the open file behind inode n, if under construction.
 func (fs *FS) openOf(ino uint64) *openFile {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	return fs.open[ino]
 }
 
@@ -176,10 +172,10 @@ func (fs *FS) takeOver(t *inode, p Path, holder string) error {
 	if of == nil {
 		return nil
 	}
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	l := fs.leases[of.holder]
 	expired := l == nil || fs.cfg.Now().Sub(l.renewed) > fs.cfg.SoftLimit
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 	if !expired || of.holder == holder {
 		return newErr(ClassAlreadyBeingCreated, "Failed to create file [%s] for [%s], because this file is already being created by [%s]", p, holder, of.holder)
 	}
@@ -215,16 +211,16 @@ func (fs *FS) finish(of *openFile, recovered bool) error {
 	}
 	of.closed.Store(true)
 	unix.Close(of.fd)
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	fs.forgetLocked(of)
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 	return nil
 }
 
 // RenewLease renews every lease of holder.
 func (fs *FS) RenewLease(holder string) {
-	fs.lmu().Lock()
-	defer fs.lmu().Unlock()
+	fs.mapMu.Lock()
+	defer fs.mapMu.Unlock()
 	if l := fs.leases[holder]; l != nil {
 		l.renewed = fs.cfg.Now()
 	}
@@ -251,7 +247,7 @@ func (fs *FS) monitor() {
 
 func (fs *FS) expire() {
 	now := fs.cfg.Now()
-	fs.lmu().Lock()
+	fs.mapMu.Lock()
 	var due []*openFile
 	for h, l := range fs.leases {
 		if len(l.files) == 0 {
@@ -266,7 +262,7 @@ func (fs *FS) expire() {
 			}
 		}
 	}
-	fs.lmu().Unlock()
+	fs.mapMu.Unlock()
 	if len(due) == 0 {
 		return
 	}

@@ -134,8 +134,10 @@ type FS struct {
 	trashFd  int // O_RDONLY descriptor of Root/.marvel-trash
 	poolID   string
 
-	mu     sync.Mutex // serialises changes to the tree
-	mapMu  sync.Mutex // guards the fields below (see lmu)
+	mu sync.Mutex // serialises changes to the tree
+	// mapMu guards the fields below. Changes to the tree hold mu throughout;
+	// lookups from readers and the DataNode take only mapMu.
+	mapMu  sync.Mutex
 	leases map[string]*lease
 	open   map[uint64]*openFile // files under construction, by inode number
 	paths  map[uint64]string    // last known path of an inode (a hint)
