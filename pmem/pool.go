@@ -346,6 +346,14 @@ type GrantRequest struct {
 	// Pinned exempts the region from reclamation; it is kept until released
 	// with keep=false. Recorded in the region when it is created.
 	Pinned bool
+	// Handoff grants the region for another process to open (an action's
+	// runtime): the pool creates it if needed, checks that it recovers, and
+	// closes it again, so the lease holds capacity and a name but no store
+	// (Lease.Store returns nil). The pool never deletes a handed-off region
+	// that is open read-write elsewhere: reclaiming or releasing it first
+	// takes the region's exclusive lock, and a region still locked keeps its
+	// reservation and gets another lease period.
+	Handoff bool
 }
 
 func (req *GrantRequest) validate() error {
@@ -489,6 +497,11 @@ func (p *Pool) open(r *poolRegion, req GrantRequest, oldStore *Store, isNew bool
 			err = pinnedMismatch(req.Name, info.Pinned)
 		}
 	}
+	if err == nil && req.Handoff {
+		if err = s.Close(); err == nil {
+			s = nil
+		}
+	}
 	if err == nil {
 		p.mu.Lock()
 		l, ierr := p.installLocked(r, req, s, size)
@@ -568,6 +581,9 @@ func (p *Pool) installLocked(r *poolRegion, req GrantRequest, s *Store, size int
 	}
 	l := &Lease{p: p, r: r, store: s, name: req.Name, owner: req.Owner, pinned: req.Pinned,
 		expires: p.now().Add(p.opts.Lease)}
+	if req.Handoff {
+		l.store = nil
+	}
 	r.owner, r.pinned, r.size = req.Owner, req.Pinned, size
 	r.openErr = nil
 	r.expires = time.Time{}
@@ -619,12 +635,12 @@ func (p *Pool) reclaim(victims []*poolRegion) int {
 		p.mu.Lock()
 		l := r.lease
 		p.mu.Unlock()
-		if l != nil {
+		if l != nil && l.store != nil {
 			if err := l.store.Close(); err != nil && !errors.Is(err, ErrClosed) {
 				p.lg.Warn("closing a reclaimed region", "name", r.name, "err", err)
 			}
 		}
-		err := Remove(p.dir, r.name)
+		err := p.remove(r.name)
 		if errors.Is(err, ErrNotExist) {
 			err = nil
 		}
@@ -716,7 +732,9 @@ func (p *Pool) Close() error {
 			l.end = endPoolClosed
 			r.expires = l.expires
 			r.lease = nil
-			stores = append(stores, l.store)
+			if l.store != nil {
+				stores = append(stores, l.store)
+			}
 		}
 	}
 	p.mu.Unlock()
@@ -828,6 +846,11 @@ func (p *Pool) snapshot() []RegionStatus {
 		if r.lease != nil {
 			s = r.lease.store
 		}
+		if s == nil && r.lease != nil {
+			if fi, err := os.Stat(p.pathOf(r.name)); err == nil {
+				rs.Size = fi.Size()
+			}
+		}
 		out = append(out, rs)
 		stores = append(stores, s)
 	}
@@ -886,8 +909,12 @@ func (l *Lease) endedLocked() error {
 
 // Store returns the region's open store. It is valid until Release or the
 // reclamation of the region; afterwards its methods fail with ErrClosed. Do
-// not Close it: Release does.
+// not Close it: Release does. A handed-off grant (GrantRequest.Handoff) has
+// no store: Store returns nil.
 func (l *Lease) Store() *Store { return l.store }
+
+// Path returns the region's file, for a process the region is handed to.
+func (l *Lease) Path() string { return l.p.pathOf(l.name) }
 
 // Name returns the region's name.
 func (l *Lease) Name() string { return l.name }
@@ -958,14 +985,19 @@ func (l *Lease) Release(keep bool) error {
 	r.reclaiming = !keep
 	p.mu.Unlock()
 
-	size := l.store.Stats().Size
+	var size int64
 	var errs []error
-	if err := l.store.Close(); err != nil && !errors.Is(err, ErrClosed) {
-		errs = append(errs, err)
+	if l.store != nil {
+		size = l.store.Stats().Size
+		if err := l.store.Close(); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, err)
+		}
+	} else if fi, err := os.Stat(p.pathOf(l.name)); err == nil {
+		size = fi.Size()
 	}
 	var rmErr error
 	if !keep {
-		if rmErr = Remove(p.dir, l.name); errors.Is(rmErr, ErrNotExist) {
+		if rmErr = p.remove(l.name); errors.Is(rmErr, ErrNotExist) {
 			rmErr = nil
 		}
 		errs = append(errs, rmErr)
@@ -985,4 +1017,30 @@ func (l *Lease) Release(keep bool) error {
 	close(r.busy)
 	r.busy = nil
 	return errors.Join(errs...)
+}
+
+// pathOf is the file of region name in the pool's directory.
+func (p *Pool) pathOf(name string) string {
+	path, _ := RegionPath(p.dir, name) // names in the pool are valid
+	return path
+}
+
+// remove deletes region name, unless another process holds it open
+// read-write (a handed-off region still in use): then it fails with an
+// error wrapping ErrLocked and deletes nothing.
+func (p *Pool) remove(name string) error {
+	f, err := os.OpenFile(p.pathOf(name), os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: region %q", ErrNotExist, name)
+		}
+		return fmt.Errorf("pmem: open region %q to delete it: %w", name, err)
+	}
+	defer f.Close()
+	if err := LockFile(f); err != nil {
+		return fmt.Errorf("region %q is open in another process; not deleted: %w", name, err)
+	}
+	// Deleting the file while holding its lock: no one can open it in
+	// between and lose writes to an unlinked file.
+	return Remove(p.dir, name)
 }

@@ -32,6 +32,7 @@ type runtimeCmd struct {
 	goTool      string
 	waitAck     bool
 	isolate     bool
+	noRegion    bool
 	initTimeout time.Duration
 }
 
@@ -66,6 +67,7 @@ cleanly on SIGINT or SIGTERM.`,
 	f.StringVar(&r.sdk, "sdk", "", "Marvel module source, to compile Go source actions (env MARVEL_SDK_DIR)")
 	f.StringVar(&r.goTool, "go", "", "go command for Go source actions (default: go on PATH)")
 	f.BoolVar(&r.waitAck, "wait-ack", true, "wait for the action's {\"ok\":true} on fd 3 at start (env OW_WAIT_FOR_ACK)")
+	f.BoolVar(&r.noRegion, "no-region", false, "give actions their namespace's files but no state region, so several runtimes of one action can run at once (stateless actions)")
 	f.BoolVar(&r.isolate, "isolate", false, "run each action as a user of its own namespace, so it reaches no other namespace's state (needs root; env MARVEL_ISOLATE)")
 	f.DurationVar(&r.initTimeout, "init-timeout", d.InitTimeout, "longest /init, build included")
 	return cmd
@@ -96,6 +98,7 @@ func (r *runtimeCmd) run(ctx context.Context) error {
 	opts.RegionSize, opts.RegionMax, opts.CacheBytes = r.regionSize.n, r.regionMax.n, r.cacheBytes.n
 	opts.ActionCache = r.actionCache
 	opts.Isolate = r.isolate
+	opts.NoRegion = r.noRegion
 	opts.Builtin, opts.WaitAck, opts.InitTimeout = r.builtin, r.waitAck, r.initTimeout
 	opts.Logger = lg
 	opts.Build.Go, opts.Build.SDKDir = r.goTool, r.sdk

@@ -343,25 +343,34 @@ func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.S
 	if s.opts.Isolate {
 		cred, err := isolateNamespace(&s.opts, id)
 		if err != nil {
-			reg.file.Close()
+			reg.close()
 			return fmt.Errorf("isolate namespace %s: %w", id.Namespace, err)
 		}
 		spec.Credential = cred
 	}
 	s.releaseRegionLocked()
 	s.region = reg
-	s.regionName.Store(&reg.name)
-	spec.ExtraFiles = []*os.File{reg.file}
 	// Region variables are only ever added here, once per action: the init
 	// env cannot carry them (actionEnv drops reserved names).
-	spec.Env = append(slices.Clone(spec.Env),
-		"MARVEL_REGION_FD=4",
-		"MARVEL_REGION="+reg.name,
-		"MARVEL_REGION_BYTES="+strconv.FormatInt(reg.size, 10),
-		"MARVEL_REGION_MAX="+strconv.FormatInt(s.opts.RegionMax, 10),
+	env := slices.Clone(spec.Env)
+	if reg.file != nil {
+		s.regionName.Store(&reg.name)
+		spec.ExtraFiles = []*os.File{reg.file}
+		env = append(env,
+			"MARVEL_REGION_FD=4",
+			"MARVEL_REGION="+reg.name,
+			"MARVEL_REGION_BYTES="+strconv.FormatInt(reg.size, 10),
+			"MARVEL_REGION_MAX="+strconv.FormatInt(s.opts.RegionMax, 10),
+		)
+	}
+	spec.Env = append(env,
 		"MARVEL_PMEM_MODE="+s.opts.Mode.String(),
 		"MARVEL_FILES_DIR="+reg.files,
 	)
+	if reg.file == nil {
+		s.log.Info("namespace files bound, no state region", "action", id.Action, "namespace", id.Namespace)
+		return nil
+	}
 	s.log.Info("state region bound", "region", reg.name, "action", id.Action, "namespace", id.Namespace)
 	return nil
 }
@@ -369,7 +378,7 @@ func (s *Server) bindLocked(ctx context.Context, id Identity, spec *actionloop.S
 // releaseRegionLocked closes the bound region's file. runSem is held.
 func (s *Server) releaseRegionLocked() {
 	if s.region != nil {
-		s.region.file.Close()
+		s.region.close()
 		s.region = nil
 		s.regionName.Store(nil)
 	}

@@ -23,6 +23,10 @@ type Options struct {
 	// RegionSize is the initial size of a new region (default 4 MiB);
 	// RegionMax bounds its growth (0: unbounded).
 	RegionSize, RegionMax int64
+	// NoRegion gives actions their namespace's files (MARVEL_FILES_DIR) but
+	// no state region, so any number of runtimes of one action can run at
+	// once: for stateless actions such as map tasks.
+	NoRegion bool
 	// LockWait is how long binding a region waits while another runtime
 	// holds it (default 2 s), e.g. the container being replaced.
 	LockWait time.Duration

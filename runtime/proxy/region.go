@@ -106,9 +106,16 @@ func escape(s string) string {
 type boundRegion struct {
 	id    Identity
 	name  string
-	file  *os.File // read-write, exclusively locked
+	file  *os.File // read-write, exclusively locked; nil with Options.NoRegion
 	size  int64    // bytes when bound (the action may grow it)
 	files string   // the namespace's files directory
+}
+
+// close closes the region's file, if it has one.
+func (r *boundRegion) close() {
+	if r.file != nil {
+		r.file.Close()
+	}
 }
 
 // bindRegion binds the identity's region, waiting up to o.LockWait while
@@ -134,6 +141,13 @@ func bindRegion(ctx context.Context, o *Options, id Identity) (*boundRegion, err
 // bindRegionOnce opens (creating and formatting if needed) the action's
 // region, checks that it recovers, and keeps its file locked for the action.
 func bindRegionOnce(o *Options, id Identity) (*boundRegion, error) {
+	if o.NoRegion {
+		files := id.FilesDir(o.Data)
+		if err := os.MkdirAll(files, 0o755); err != nil {
+			return nil, fmt.Errorf("files directory of namespace %s: %w", id.Namespace, err)
+		}
+		return &boundRegion{id: id, files: files}, nil
+	}
 	name := id.RegionName()
 	opts := pmem.Options{
 		Mode:        o.Mode,

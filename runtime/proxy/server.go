@@ -170,12 +170,13 @@ func (s *Server) Close() error {
 		s.proc = nil
 		s.live.Store(nil)
 	}
-	if s.region != nil {
+	if s.region != nil && s.region.file != nil {
 		err := s.region.file.Close()
 		s.region = nil
 		s.regionName.Store(nil)
 		return err
 	}
+	s.region = nil
 	return nil
 }
 

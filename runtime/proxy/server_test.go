@@ -124,3 +124,32 @@ func TestCloseEndsAnInitInProgress(t *testing.T) {
 	}
 	require.NoError(t, <-closed)
 }
+
+func TestNoRegionGivesFilesButNoState(t *testing.T) {
+	// The script answers with the environment the proxy gave it.
+	script := "#!/bin/bash\necho '{\"ok\":true}' >&3\nwhile IFS= read -r line; do\n" +
+		"printf '{\"files\":\"%s\",\"region\":\"%s\",\"fd\":\"%s\"}\\n' \"$MARVEL_FILES_DIR\" \"$MARVEL_REGION\" \"$MARVEL_REGION_FD\" >&3\ndone\n"
+	data := t.TempDir()
+	env := map[string]any{"__OW_NAMESPACE": "guest", "__OW_ACTION_NAME": "/guest/mapper"}
+	init := map[string]any{"value": map[string]any{"code": script, "env": env}}
+	run := map[string]any{"value": map[string]any{}, "namespace": "guest", "action_name": "/guest/mapper"}
+
+	// Two runtimes of one action at once: neither holds a region.
+	var bodies []string
+	for range 2 {
+		hs, _ := newTestServer(t, func(o *Options) { o.Data, o.NoRegion = data, true })
+		status, body := postJSON(t, hs.URL+"/init", init)
+		require.Equal(t, http.StatusOK, status, body)
+		status, body = postJSON(t, hs.URL+"/run", run)
+		require.Equal(t, http.StatusOK, status, body)
+		bodies = append(bodies, body)
+	}
+	want := `{"files":"` + filepath.Join(data, "fs", "guest") + `","region":"","fd":""}`
+	for _, b := range bodies {
+		require.JSONEq(t, want, b)
+	}
+	require.DirExists(t, filepath.Join(data, "fs", "guest"))
+	regions, err := filepath.Glob(filepath.Join(data, "*.region"))
+	require.NoError(t, err)
+	require.Empty(t, regions, "no region is created")
+}
