@@ -1,0 +1,248 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/marvel-serverless/marvel/hdfsbridge"
+	"github.com/marvel-serverless/marvel/invoker"
+	"github.com/marvel-serverless/marvel/invoker/api"
+)
+
+// standaloneCmd holds the flags of `marvel standalone`.
+type standaloneCmd struct {
+	a           *app
+	data        string
+	api         string
+	hdfs        string
+	datanode    string
+	webhdfs     string
+	mode        modeValue
+	keys        string
+	memoryMB    int
+	idle        time.Duration
+	capacity    sizeValue
+	regionSize  sizeValue
+	isolate     string
+	binary      string
+	sdk         string
+	actionCache string
+	apiHost     string
+}
+
+func (a *app) standaloneCommand() *cobra.Command {
+	d := invoker.DefaultConfig()
+	s := &standaloneCmd{a: a, capacity: sizeValue{d.Capacity}, regionSize: sizeValue{d.RegionSize}}
+	cmd := &cobra.Command{
+		Use:   "standalone",
+		Short: "Run the whole single-node stack: the OpenWhisk API and invoker, and the HDFS bridge",
+		Long: `standalone runs Marvel on one machine over the data directory --data:
+
+  - the OpenWhisk controller REST API (default http://127.0.0.1:3233), usable
+    with wsk, openwhisk-client-go and marvel action/activation; Basic auth
+    with the guest key, and more namespaces from --keys;
+  - the invoker behind it: every action runs in a "marvel runtime" child
+    process with its own persistent-memory region, kept warm for --idle and
+    reused by the action's next activations, so its state cache is hit;
+  - the HDFS bridge over the same namespace (NameNode, DataNode, WebHDFS),
+    so files actions write are read with hdfs:// URIs.
+
+Actions and activation records are kept under --data and survive a restart.
+It prints the endpoints, the guest key and the wsk command that configures
+wsk, and stops cleanly on SIGINT or SIGTERM, stopping every instance.`,
+		Args: a.usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return s.run(cmd.Context()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.data, "data", "/var/lib/marvel", "Marvel data directory: regions, fs/ (the HDFS namespace), records (env MARVEL_DATA)")
+	f.StringVar(&s.api, "api", "127.0.0.1:3233", "OpenWhisk API address")
+	f.StringVar(&s.hdfs, "hdfs", hdfsbridge.DefaultNameNodeAddr, `HDFS NameNode RPC address ("-": no HDFS bridge)`)
+	f.StringVar(&s.datanode, "datanode", hdfsbridge.DefaultDataNodeAddr, "HDFS DataNode address")
+	f.StringVar(&s.webhdfs, "webhdfs", hdfsbridge.DefaultWebHDFSAddr, `WebHDFS address ("-": none)`)
+	f.Var(&s.mode, "pmem", "how to map regions: auto, devdax, fsdax or emulated (env MARVEL_PMEM)")
+	f.StringVar(&s.keys, "keys", "", `file of more credentials, one "NAMESPACE UUID:KEY" per line (the guest key is always there)`)
+	f.IntVar(&s.memoryMB, "memory", d.MemoryMB, "memory budget in MB for instances (the sum of their actions' memory limits)")
+	f.DurationVar(&s.idle, "idle", d.IdleTimeout, "how long an idle instance stays warm")
+	f.Var(&s.capacity, "pmem-capacity", "PMEM budget shared by the regions under --data")
+	f.Var(&s.regionSize, "region-size", "PMEM granted to each action's region (its most)")
+	f.StringVar(&s.isolate, "isolate", "auto", "run each namespace's actions as a user of its own: true, false, or auto (when running as root)")
+	f.StringVar(&s.binary, "runtime-binary", "", "marvel executable run as the runtime of each instance (default: this one; env MARVEL_BINARY)")
+	f.StringVar(&s.sdk, "sdk", "", "Marvel module source, to compile Go source actions (env MARVEL_SDK_DIR)")
+	f.StringVar(&s.actionCache, "action-cache", "", "directory caching action executables across cold starts (default: DATA/.action-cache)")
+	f.StringVar(&s.apiHost, "advertise", "", "API host given to actions as __OW_API_HOST (default: http://<--api>)")
+	return cmd
+}
+
+func (s *standaloneCmd) run(ctx context.Context) error {
+	a := s.a
+	lg := a.logger()
+	data, err := filepath.Abs(s.data)
+	if err != nil {
+		return fmt.Errorf("standalone: --data %s: %w", s.data, err)
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return fmt.Errorf("standalone: data directory: %w (choose another with --data)", err)
+	}
+	keys := api.NewKeys()
+	if s.keys != "" {
+		if err := keys.LoadKeys(s.keys); err != nil {
+			return fmt.Errorf("standalone: %w", err)
+		}
+	}
+	bin := s.binary
+	if bin == "" {
+		bin = a.env.Getenv("MARVEL_BINARY")
+	}
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("standalone: find the marvel executable: %w (give it with --runtime-binary)", err)
+		}
+	}
+	isolate := false
+	switch s.isolate {
+	case "auto":
+		isolate = os.Geteuid() == 0
+	case "true":
+		isolate = true
+	case "false":
+	default:
+		return a.usageErr(nil, fmt.Errorf("--isolate %q: want true, false or auto", s.isolate))
+	}
+	sdk := s.sdk
+	if sdk == "" {
+		sdk = a.env.Getenv("MARVEL_SDK_DIR")
+	}
+	cache := s.actionCache
+	if cache == "" {
+		cache = filepath.Join(data, ".action-cache")
+	}
+	// Isolated actions run as other users: they may traverse the cache and
+	// work directories (to reach their executable) but not list or write
+	// them.
+	if err := mkdirMode(cache, 0o711); err != nil {
+		return fmt.Errorf("standalone: action cache: %w", err)
+	}
+	work, err := os.MkdirTemp("", "marvel-standalone-")
+	if err == nil {
+		err = os.Chmod(work, 0o711)
+	}
+	if err != nil {
+		return fmt.Errorf("standalone: work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	ln, err := net.Listen("tcp", s.api)
+	if err != nil {
+		return fmt.Errorf("standalone: listen on %s: %w (choose another address with --api)", s.api, err)
+	}
+	defer ln.Close()
+	apiHost := s.apiHost
+	if apiHost == "" {
+		apiHost = "http://" + ln.Addr().String()
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := invoker.DefaultConfig()
+	cfg.Data, cfg.Mode, cfg.Binary, cfg.WorkDir = data, s.mode.mode, bin, work
+	cfg.Env = childEnv(a.env.Getenv, apiHost)
+	cfg.SDKDir, cfg.ActionCache, cfg.Isolate = sdk, cache, isolate
+	cfg.Capacity, cfg.RegionSize = s.capacity.n, s.regionSize.n
+	cfg.MemoryMB, cfg.IdleTimeout = s.memoryMB, s.idle
+	cfg.Registry, cfg.Logger = reg, lg
+	v, err := invoker.New(cfg)
+	if err != nil {
+		return fmt.Errorf("standalone: %w", err)
+	}
+	closeInvoker := func() error {
+		if err := v.Close(); err != nil && !errors.Is(err, invoker.ErrClosed) {
+			return err
+		}
+		return nil
+	}
+	defer closeInvoker()
+
+	var bridge *hdfsbridge.Bridge
+	if s.hdfs != "-" {
+		bridge, err = hdfsbridge.Start(hdfsbridge.Config{
+			Data: data, NameNodeAddr: s.hdfs, DataNodeAddr: s.datanode, WebHDFSAddr: s.webhdfs, Logger: lg,
+		})
+		if err != nil {
+			return fmt.Errorf("standalone: HDFS bridge: %w (choose other addresses with --hdfs, --datanode, --webhdfs, or --hdfs - for none)", err)
+		}
+		defer bridge.Close()
+	}
+
+	srv := api.New(api.Options{Invoker: v, Keys: keys, Gatherer: reg, Build: versionLine(debug.ReadBuildInfo()), Logger: lg})
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	w := a.env.Stderr
+	fmt.Fprintf(w, "Marvel standalone over %s (isolation %v)\n", data, isolate)
+	fmt.Fprintf(w, "  API host   %s\n", apiHost)
+	fmt.Fprintf(w, "  guest key  %s\n", api.GuestKey)
+	fmt.Fprintf(w, "  wsk        wsk property set --apihost %s --auth %s\n", apiHost, api.GuestKey)
+	fmt.Fprintf(w, "  metrics    %s/metrics\n", apiHost)
+	var bridgeErr <-chan error
+	if bridge != nil {
+		fmt.Fprintf(w, "  HDFS       hdfs://%s\n", bridge.NameNodeAddr())
+		if wa := bridge.WebHDFSAddr(); wa != nil {
+			fmt.Fprintf(w, "  WebHDFS    http://%s/webhdfs/v1/\n", wa)
+		}
+		bridgeErr = bridge.Err()
+	}
+	fmt.Fprintf(w, "listening on %s\n", ln.Addr())
+
+	var runErr error
+	select {
+	case err := <-errc:
+		runErr = fmt.Errorf("standalone: API: %w", err)
+	case err := <-bridgeErr:
+		runErr = fmt.Errorf("standalone: HDFS bridge: %w", err)
+	case <-ctx.Done():
+	}
+	lg.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx) // blocking invokes in flight get their answer or 202
+	errs := []error{runErr, closeInvoker()}
+	if bridge != nil {
+		errs = append(errs, bridge.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// childEnv is the environment of runtime instances: the invoker's PATH,
+// HOME, Go build settings, and the API host for actions that call back.
+func childEnv(getenv func(string) string, apiHost string) []string {
+	env := []string{"__OW_API_HOST=" + apiHost}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "GOROOT", "GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GONOSUMDB", "GOPRIVATE", "GOFLAGS"} {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	if getenv("PATH") == "" {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	return env
+}
+
+// mkdirMode creates dir if needed and sets its mode.
+func mkdirMode(dir string, mode os.FileMode) error {
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
+}

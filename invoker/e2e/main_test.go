@@ -1,0 +1,137 @@
+// Package e2e holds the end-to-end tests of `marvel standalone`: they build
+// the real marvel binary and a few Go actions once, run the binary as a
+// child process over a data directory of their own, and talk to its
+// OpenWhisk REST API over loopback, both through package invoker/client and
+// with raw net/http (checking the exact JSON shapes OpenWhisk uses). They
+// also kill runtime instances and the server itself, and check what
+// survives: the actions, the activation records and the actions' state.
+//
+// Run them with:
+//
+//	go test -race -count=1 ./invoker/e2e/
+//
+// Running as root, the servers isolate namespaces (each runs as a user of
+// its own); the isolation test needs root and is skipped otherwise.
+package e2e
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Set by TestMain.
+var (
+	// moduleRoot is the directory of the module's go.mod.
+	moduleRoot string
+	// marvelBin is the built `marvel` command.
+	marvelBin string
+	// actionZip maps an action (echo, counter, probe) to its executable
+	// zipped (exec at the root, mode 0755) and base64-encoded, the code of a
+	// "go:default" action compiled beforehand.
+	actionZip = map[string]string{}
+)
+
+// actionPackages are the actions the tests deploy.
+var actionPackages = map[string]string{
+	"echo":    "./actions/echo",
+	"counter": "./actions/counter",
+	"probe":   "./invoker/e2e/testdata/probe",
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "marvel-e2e-build-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if err := setup(tmp); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: set-up failed: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// setup finds the module, builds marvel and the actions into tmp, and zips
+// the actions.
+func setup(tmp string) error {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return fmt.Errorf("not inside a module (go env GOMOD = %q)", gomod)
+	}
+	moduleRoot = filepath.Dir(gomod)
+	marvelBin = filepath.Join(tmp, "marvel")
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(actionPackages)+1)
+	execs := map[string]string{}
+	build := func(out, pkg string, env ...string) {
+		defer wg.Done()
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = moduleRoot
+		cmd.Env = append(os.Environ(), env...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			errs <- fmt.Errorf("go build -o %s %s: %w\n%s", out, pkg, err, b)
+		}
+	}
+	wg.Add(1)
+	go build(marvelBin, "./cmd/marvel")
+	for name, pkg := range actionPackages {
+		exe := filepath.Join(tmp, name, "exec")
+		execs[name] = exe
+		wg.Add(1)
+		go build(exe, pkg, "CGO_ENABLED=0")
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	for name, exe := range execs {
+		b, err := os.ReadFile(exe)
+		if err != nil {
+			return err
+		}
+		z, err := zipExec(b)
+		if err != nil {
+			return err
+		}
+		actionZip[name] = base64.StdEncoding.EncodeToString(z)
+	}
+	return nil
+}
+
+// zipExec returns a zip holding body as exec (mode 0755) at its root.
+func zipExec(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "exec", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
