@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +38,7 @@ type Invoker struct {
 
 	mu       sync.Mutex
 	actions  map[string]*slot // by "ns/name": one per action identity
+	jobs     map[string]*jobGrant // job regions by region name
 	memUsed  int              // MB of live (and starting) instances
 	memWait  []*waiter        // activations waiting for memory
 	closed   bool
@@ -84,6 +84,7 @@ func New(cfg Config) (*Invoker, error) {
 	v := &Invoker{
 		cfg: cfg, lg: lg, records: rec, pool: pool,
 		actions: make(map[string]*slot),
+		jobs:    make(map[string]*jobGrant),
 		stop:    make(chan struct{}),
 	}
 	v.m = newMetrics(cfg.Registry, v)
@@ -277,13 +278,7 @@ func (v *Invoker) retire(key string) {
 }
 
 // owner is the pool owner of an action's region (at most 62 bytes).
-func owner(ns, name string) string {
-	o := "fn:" + ns + "/" + name
-	if len(o) > 62 {
-		o = o[:62]
-	}
-	return strings.ToValidUTF8(o, "_")
-}
+func owner(ns, name string) string { return trimOwner("fn:" + ns + "/" + name) }
 
 // newInstanceName names the n-th instance of an action for logs.
 func newInstanceName(key string, n uint64) string { return fmt.Sprintf("/%s#%d", key, n) }

@@ -89,6 +89,9 @@ func New(o Options) *Server {
 	n.GET("/activations/:id", s.getActivation)
 	n.GET("/activations/:id/logs", s.activationLogs)
 	n.GET("/activations/:id/result", s.activationResult)
+	n.PUT("/regions/:job", s.putRegion)
+	n.DELETE("/regions/:job", s.deleteRegion)
+	n.GET("/regions", s.listRegions)
 	s.eng = e
 	return s
 }

@@ -112,7 +112,7 @@ func scanSegment(fsys vfs.FS, path string, num uint64, last bool) (*segScan, err
 		sc.end, sc.torn = off, reason
 		return sc, nil
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), int(min(size, 1<<20)))
 	hdr := make([]byte, format.FrameHeaderSize)
 	if size < format.SegmentHeaderSize {
 		return bad(0, fmt.Sprintf("segment header cut short: the file has %d bytes", size))

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // KeyValue is one parameter or annotation.
@@ -253,6 +254,17 @@ type Info struct {
 // Count is the body of an activation list with count=true.
 type Count struct {
 	Activations int `json:"activations"`
+}
+
+// JobRegion is a job-scoped PMEM region (a Marvel extension of the API,
+// under /namespaces/{ns}/regions): capacity a job holds under a lease it
+// renews, released when the job is done or reclaimed when it stops renewing.
+type JobRegion struct {
+	Namespace string    `json:"namespace"`
+	Job       string    `json:"job"`
+	Region    string    `json:"region"`
+	Size      int64     `json:"size"`
+	Expires   time.Time `json:"expires"`
 }
 
 // nameRE is OpenWhisk's entity name rule: a letter, digit or underscore

@@ -45,7 +45,7 @@ func namespaceUID(data, namespace string, base, count int) (int, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		return 0, fmt.Errorf("namespace users: lock %s: %w", f.Name(), err)
 	}
-	key := escape(namespace)
+	key := EscapeName(namespace)
 	next := base
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -66,10 +66,10 @@ func (id Identity) RegionName() string {
 	parts := strings.Split(strings.TrimPrefix(id.Action, "/"), "/")
 	prefix := "fn+"
 	if parts[0] != id.Namespace {
-		prefix = "fx+" + escape(id.Namespace) + "+"
+		prefix = "fx+" + EscapeName(id.Namespace) + "+"
 	}
 	for i, p := range parts {
-		parts[i] = escape(p)
+		parts[i] = EscapeName(p)
 	}
 	name := prefix + strings.Join(parts, "+")
 	if len(name) > pmem.MaxNameLen {
@@ -81,13 +81,13 @@ func (id Identity) RegionName() string {
 
 // FilesDir is the directory of the namespace's named files under data.
 func (id Identity) FilesDir(data string) string {
-	return filepath.Join(data, "fs", escape(id.Namespace))
+	return filepath.Join(data, "fs", EscapeName(id.Namespace))
 }
 
-// escape keeps letters, digits, '.', '-' and '@' and writes every other
-// byte as =XX, so the result is a valid region name fragment and a single
-// path component that is never "." or "..".
-func escape(s string) string {
+// EscapeName keeps letters, digits, '.', '-' and '@' (not first) and writes
+// every other byte as =XX, so the result is a valid region name fragment and
+// a single path component that is never "." or "..". It is one-to-one.
+func EscapeName(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
