@@ -37,10 +37,10 @@ type Invoker struct {
 	m       *metrics
 
 	mu       sync.Mutex
-	actions  map[string]*slot // by "ns/name": one per action identity
+	actions  map[string]*slot     // by "ns/name": one per action identity
 	jobs     map[string]*jobGrant // job regions by region name
-	memUsed  int              // MB of live (and starting) instances
-	memWait  []*waiter        // activations waiting for memory
+	memUsed  int                  // MB of live (and starting) instances
+	memWait  []*waiter            // activations waiting for memory
 	closed   bool
 	nextInst uint64
 
