@@ -59,7 +59,9 @@ func (s *Store) nsDir(ns string) (string, error) {
 }
 
 // writeActionFile writes a durably at path: a temp file written and synced,
-// renamed over path, and the directory synced.
+// renamed over path, and the directory synced. If only that last sync
+// fails, it returns the new metadata with the error: the new file is in
+// place.
 func (s *Store) writeActionFile(ns, name, path string, a *whisk.Action) (*actionMeta, error) {
 	meta := cloneAction(*a)
 	var code string
@@ -96,10 +98,12 @@ func (s *Store) writeActionFile(ns, name, path string, a *whisk.Action) (*action
 		}
 		return nil, ioError(fmt.Sprintf("write action %s/%s", ns, name), err)
 	}
+	m := &actionMeta{a: meta, hasCode: hasCode, path: path}
 	if err := s.fs.SyncDir(filepath.Dir(path)); err != nil {
-		return nil, ioError(fmt.Sprintf("write action %s/%s", ns, name), err)
+		// The new file is in place, durable or not: the caller keeps it.
+		return m, ioError(fmt.Sprintf("write action %s/%s", ns, name), err)
 	}
-	return &actionMeta{a: meta, hasCode: hasCode, path: path}, nil
+	return m, nil
 }
 
 // writeAction writes an action file's contents, the header last (it holds

@@ -105,15 +105,17 @@ func (s *Store) UpdateAction(ns, name string, fn func(cur *whisk.Action) (*whisk
 		return whisk.Action{}, err
 	}
 	m, err := s.writeActionFile(ns, name, s.actionPath(ns, name), next)
+	if m != nil {
+		s.amu.Lock()
+		if s.actions[ns] == nil {
+			s.actions[ns] = map[string]*actionMeta{}
+		}
+		s.actions[ns][name] = m
+		s.amu.Unlock()
+	}
 	if err != nil {
 		return whisk.Action{}, err
 	}
-	s.amu.Lock()
-	if s.actions[ns] == nil {
-		s.actions[ns] = map[string]*actionMeta{}
-	}
-	s.actions[ns][name] = m
-	s.amu.Unlock()
 	return *next, nil
 }
 
@@ -171,15 +173,16 @@ func (s *Store) DeleteAction(ns, name string) (whisk.Action, error) {
 	if err := s.fs.Remove(m.path); err != nil {
 		return whisk.Action{}, ioError(fmt.Sprintf("delete action %s/%s", ns, name), err)
 	}
-	if err := s.fs.SyncDir(filepath.Dir(m.path)); err != nil {
-		return whisk.Action{}, ioError(fmt.Sprintf("delete action %s/%s", ns, name), err)
-	}
+	// The file is gone, durably or not: so is the action.
 	s.amu.Lock()
 	delete(s.actions[ns], name)
 	if len(s.actions[ns]) == 0 {
 		delete(s.actions, ns)
 	}
 	s.amu.Unlock()
+	if err := s.fs.SyncDir(filepath.Dir(m.path)); err != nil {
+		return whisk.Action{}, ioError(fmt.Sprintf("delete action %s/%s", ns, name), err)
+	}
 	return a, nil
 }
 

@@ -93,8 +93,9 @@ func (s *Store) ListActivations(ns string, q Query, docs bool) ([]whisk.Activati
 		return nil, fmt.Errorf("%w: list activations of %q", ErrClosed, ns)
 	}
 	defer s.leave()
-	out := []whisk.Activation{}
-	var locs []location
+	// Entries never change once published (but for dead, unused here):
+	// collect them under the lock, build the results outside it.
+	var es []*entry
 	skip := q.Skip
 	s.mu.RLock()
 	s.idx.eachLocked(ns, q, func(e *entry) bool {
@@ -102,20 +103,25 @@ func (s *Store) ListActivations(ns string, q Query, docs bool) ([]whisk.Activati
 			skip--
 			return true
 		}
-		if docs {
+		es = append(es, e)
+		return q.Limit == 0 || len(es) < q.Limit
+	})
+	locs := make([]location, 0, len(es))
+	if docs {
+		for _, e := range es {
 			locs = append(locs, e.location())
-		} else {
+		}
+	}
+	s.mu.RUnlock()
+	out := make([]whisk.Activation, 0, len(es))
+	if !docs {
+		for _, e := range es {
 			out = append(out, e.summary())
 		}
-		return q.Limit == 0 || len(out)+len(locs) < q.Limit
-	})
-	s.mu.RUnlock()
-	if !docs {
 		return out, nil
 	}
 	var r recordReader
 	defer r.close()
-	out = make([]whisk.Activation, 0, len(locs))
 	for _, l := range locs {
 		a, err := r.read(s.fs, l)
 		if errors.Is(err, ErrNotFound) {

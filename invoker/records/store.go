@@ -200,8 +200,12 @@ func (s *Store) recover() (vfs.File, *segment, error) {
 			synced[d] = true
 		}
 	}
-	// Make the store's own directories durable, whoever created them.
-	for _, d := range []string{filepath.Dir(s.dir), s.dir, s.actDir, s.segDir} {
+	// Make the store's own directories durable, whoever created them; the
+	// parent's entry too if it can be synced (it need not be readable).
+	if err := s.fs.SyncDir(filepath.Dir(s.dir)); err != nil {
+		s.log.Debug("parent directory not synced", "path", filepath.Dir(s.dir), "err", err)
+	}
+	for _, d := range []string{s.dir, s.actDir, s.segDir} {
 		if err := s.fs.SyncDir(d); err != nil {
 			return nil, nil, ioError("sync "+d, err)
 		}

@@ -125,6 +125,10 @@ func (f *errFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (f *errFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.e.check(OpWrite, f.Name()); err != nil {
+		if sw, ok := err.(*ShortWrite); ok {
+			n, _ := f.File.WriteAt(p[:min(sw.N, len(p))], off)
+			return n, sw.Err
+		}
 		return 0, err
 	}
 	return f.File.WriteAt(p, off)
@@ -158,3 +162,13 @@ func (f *errFile) Close() error {
 	}
 	return f.File.Close()
 }
+
+// ShortWrite, returned by an injector for a write, makes the write put its
+// first N bytes in the file before failing with Err.
+type ShortWrite struct {
+	N   int
+	Err error
+}
+
+func (e *ShortWrite) Error() string { return e.Err.Error() }
+func (e *ShortWrite) Unwrap() error { return e.Err }

@@ -63,6 +63,7 @@ type node struct {
 	durable  map[string]*node // entries as of the last SyncDir
 	data     []byte           // current contents (files)
 	synced   []byte           // contents as of the last Sync
+	dirty    int              // data and synced agree before this offset
 	locked   bool
 }
 
@@ -123,7 +124,7 @@ func (m *MemFS) imageLocked(s Survival, rng *rand.Rand) *MemFS {
 			return c
 		}
 		data := survive(n.synced, n.data, s, rng)
-		c := &node{data: data, synced: slices.Clone(data)}
+		c := &node{data: data, synced: slices.Clone(data), dirty: len(data)}
 		memo[n] = c
 		return c
 	}
@@ -276,6 +277,7 @@ func (m *MemFS) Create(name string) (vfs.File, error) {
 		return nil, perr("open", name, syscall.EISDIR)
 	case ok:
 		n.data = n.data[:0]
+		n.dirty = 0
 	default:
 		n = &node{}
 		d.children[base] = n
@@ -454,7 +456,7 @@ func (m *MemFS) WriteFile(name string, data []byte) error {
 	if err != nil {
 		return perr("open", name, err)
 	}
-	n.data, n.synced = slices.Clone(data), slices.Clone(data)
+	n.data, n.synced, n.dirty = slices.Clone(data), slices.Clone(data), len(data)
 	return nil
 }
 
@@ -514,6 +516,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if end := off + int64(len(p)); end > int64(len(f.n.data)) {
 		f.n.data = append(f.n.data, make([]byte, end-int64(len(f.n.data)))...)
 	}
+	f.n.dirty = min(f.n.dirty, int(off))
 	return copy(f.n.data[off:], p), nil
 }
 
@@ -538,8 +541,9 @@ func (f *memFile) Truncate(size int64) error {
 	if size < 0 {
 		return perr("truncate", f.name, syscall.EINVAL)
 	}
+	f.n.dirty = min(f.n.dirty, int(size), len(f.n.data))
 	if size <= int64(len(f.n.data)) {
-		f.n.data = slices.Clone(f.n.data[:size])
+		f.n.data = f.n.data[:size]
 	} else {
 		f.n.data = append(f.n.data, make([]byte, size-int64(len(f.n.data)))...)
 	}
@@ -555,7 +559,10 @@ func (f *memFile) Sync() error {
 	if err := f.m.persistLocked(); err != nil {
 		return perr("sync", f.name, err)
 	}
-	f.n.synced = slices.Clone(f.n.data)
+	// Copy what changed since the last sync only.
+	k := min(f.n.dirty, len(f.n.synced), len(f.n.data))
+	f.n.synced = append(f.n.synced[:k], f.n.data[k:]...)
+	f.n.dirty = len(f.n.data)
 	return nil
 }
 
