@@ -110,6 +110,12 @@ FUZZ_TARGETS=(
 	"./hdfsbridge/internal/transfer FuzzDecodePacket"
 	"./hdfsbridge/internal/transfer FuzzReadOp"
 	"./hdfsbridge/internal/transfer FuzzReceiveBlock"
+	"./invoker/records FuzzRecover"
+	"./invoker/records/internal/format FuzzDecodeSegmentHeader"
+	"./invoker/records/internal/format FuzzDecodeFrame"
+	"./invoker/records/internal/format FuzzDecodeActionHeader"
+	"./invoker/client FuzzParseProps"
+	"./invoker/client FuzzReplyError"
 )
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	fuzztime="${MARVEL_FUZZTIME:-5s}"
