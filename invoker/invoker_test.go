@@ -255,3 +255,44 @@ func TestClassify(t *testing.T) {
 	require.NotNil(t, r.Size)
 	require.Equal(t, len(big), *r.Size)
 }
+
+// TestCodeIsReadAtColdStartOnly: warm activations carry no code; a cold
+// start reads it from the records, and an update's new code runs.
+func TestCodeIsReadAtColdStartOnly(t *testing.T) {
+	v := newTestInvoker(t, nil)
+	put := func(version string, updated int64, answer string) whisk.Action {
+		code := "#!/bin/bash\necho '{\"ok\":true}' >&3\nwhile IFS= read -r line; do echo '{\"answer\":\"" + answer + "\",\"pid\":'$$'}' >&3; done\n"
+		_, err := v.Records().UpdateAction("guest", "f", func(*whisk.Action) (*whisk.Action, error) {
+			return &whisk.Action{Namespace: "guest", Name: "f", Version: version, Updated: updated,
+				Exec: &whisk.Exec{Kind: "blackbox", Code: &code}}, nil
+		})
+		require.NoError(t, err)
+		meta, err := v.Records().GetAction("guest", "f", false)
+		require.NoError(t, err)
+		require.Nil(t, meta.Exec.Code)
+		return meta
+	}
+	answer := func(a whisk.Action) (string, int) {
+		p, err := v.Start(Request{Namespace: "guest", Action: a})
+		require.NoError(t, err)
+		rec, err := p.Wait(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, whisk.StatusSuccess, rec.Response.Status, "%s", rec.Response.Result)
+		var out struct {
+			Answer string
+			PID    int
+		}
+		require.NoError(t, json.Unmarshal(rec.Response.Result, &out))
+		return out.Answer, out.PID
+	}
+	a1 := put("0.0.1", 1000, "one")
+	got, pid1 := answer(a1)
+	require.Equal(t, "one", got)
+	got, pid := answer(a1)
+	require.Equal(t, "one", got)
+	require.Equal(t, pid1, pid, "warm")
+	a2 := put("0.0.2", 2000, "two")
+	got, pid = answer(a2)
+	require.Equal(t, "two", got, "the updated code runs")
+	require.NotEqual(t, pid1, pid)
+}

@@ -279,6 +279,18 @@ func (v *Invoker) coldStart(ctx context.Context, ns string, a *whisk.Action, in 
 	v.wg.Add(1)
 	go v.monitor(in)
 
+	if a.Exec != nil && a.Exec.Code == nil { // read the code only now
+		full, err := v.records.GetAction(ns, a.Name, true)
+		if err != nil {
+			proc.Close()
+			return nil, fmt.Errorf("read the code of %s: %w", in.key, err)
+		}
+		if execDigest(&full) != in.digest {
+			proc.Close()
+			return nil, fmt.Errorf("action %s changed while it was starting (now version %s); invoke it again", in.key, full.Version)
+		}
+		a = &full
+	}
 	body, err := initBody(ns, a, env)
 	if err != nil {
 		proc.Close()

@@ -42,7 +42,7 @@ func (s *Server) invoke(c *gin.Context) {
 		}
 		wait = min(time.Duration(ms)*time.Millisecond, MaxBlockingWait)
 	}
-	a, err := s.rec.GetAction(ns, name, true)
+	a, err := s.rec.GetAction(ns, name, false) // the code is read at a cold start only
 	if err != nil {
 		s.storeError(c, err)
 		return

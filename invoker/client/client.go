@@ -53,7 +53,8 @@ func defaultHTTPClient(insecure bool) *http.Client {
 	t := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          16,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   64, // many concurrent invokes reuse their connections
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
