@@ -111,9 +111,13 @@ func (v *Invoker) Close() error {
 		return ErrClosed
 	}
 	v.closed = true
-	var all []*inst
+	var all []*instance.Instance
 	for _, s := range v.actions {
-		all = append(all, s.insts...)
+		for _, in := range s.insts {
+			if in.proc != nil { // a starting one stops itself on seeing closed
+				all = append(all, in.proc)
+			}
+		}
 		v.wakeAllLocked(s, false)
 	}
 	v.wakeAllLocked(nil, true)
@@ -121,9 +125,9 @@ func (v *Invoker) Close() error {
 	close(v.stop)
 	v.bg.Wait()
 	var wg sync.WaitGroup
-	for _, in := range all {
+	for _, p := range all {
 		wg.Add(1)
-		go func() { defer wg.Done(); in.proc.Close() }()
+		go func() { defer wg.Done(); p.Close() }()
 	}
 	wg.Wait()
 	v.wg.Wait() // monitors release leases and memory; activations record
@@ -282,5 +286,3 @@ func owner(ns, name string) string { return trimOwner("fn:" + ns + "/" + name) }
 
 // newInstanceName names the n-th instance of an action for logs.
 func newInstanceName(key string, n uint64) string { return fmt.Sprintf("/%s#%d", key, n) }
-
-var _ = instance.ErrExited

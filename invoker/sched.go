@@ -260,7 +260,9 @@ func (v *Invoker) coldStart(ctx context.Context, ns string, a *whisk.Action, in 
 		if err != nil {
 			return fail(fmt.Errorf("grant the state region of %s: %w", in.key, err))
 		}
+		v.mu.Lock() // housekeeping reads in.lease under the lock
 		in.lease = l
+		v.mu.Unlock()
 	}
 	proc, err := instance.Start(ctx, instance.Config{
 		Binary:  v.cfg.Binary,
@@ -275,9 +277,14 @@ func (v *Invoker) coldStart(ctx context.Context, ns string, a *whisk.Action, in 
 	}
 	v.mu.Lock()
 	in.proc = proc
+	closing := v.closed
 	v.mu.Unlock()
 	v.wg.Add(1)
 	go v.monitor(in)
+	if closing { // Close did not see this process: stop it here
+		proc.Close()
+		return nil, ErrClosed
+	}
 
 	if a.Exec != nil && a.Exec.Code == nil { // read the code only now
 		full, err := v.records.GetAction(ns, a.Name, true)
