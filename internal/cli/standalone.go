@@ -4,20 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/marvel-serverless/marvel/hdfsbridge"
 	"github.com/marvel-serverless/marvel/invoker"
 	"github.com/marvel-serverless/marvel/invoker/api"
+	"github.com/marvel-serverless/marvel/invoker/standalone"
 )
 
 // standaloneCmd holds the flags of `marvel standalone`.
@@ -87,13 +83,6 @@ wsk, and stops cleanly on SIGINT or SIGTERM, stopping every instance.`,
 func (s *standaloneCmd) run(ctx context.Context) error {
 	a := s.a
 	lg := a.logger()
-	data, err := filepath.Abs(s.data)
-	if err != nil {
-		return fmt.Errorf("standalone: --data %s: %w", s.data, err)
-	}
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return fmt.Errorf("standalone: data directory: %w (choose another with --data)", err)
-	}
 	keys := api.NewKeys()
 	if s.keys != "" {
 		if err := keys.LoadKeys(s.keys); err != nil {
@@ -105,6 +94,7 @@ func (s *standaloneCmd) run(ctx context.Context) error {
 		bin = a.env.Getenv("MARVEL_BINARY")
 	}
 	if bin == "" {
+		var err error
 		if bin, err = os.Executable(); err != nil {
 			return fmt.Errorf("standalone: find the marvel executable: %w (give it with --runtime-binary)", err)
 		}
@@ -119,124 +109,43 @@ func (s *standaloneCmd) run(ctx context.Context) error {
 	default:
 		return a.usageErr(nil, fmt.Errorf("--isolate %q: want true, false or auto", s.isolate))
 	}
-	sdk := s.sdk
-	if sdk == "" {
-		sdk = a.env.Getenv("MARVEL_SDK_DIR")
-	}
-	cache := s.actionCache
-	if cache == "" {
-		cache = filepath.Join(data, ".action-cache")
-	}
-	// Isolated actions run as other users: they may traverse the cache and
-	// work directories (to reach their executable) but not list or write
-	// them.
-	if err := mkdirMode(cache, 0o711); err != nil {
-		return fmt.Errorf("standalone: action cache: %w", err)
-	}
-	work, err := os.MkdirTemp("", "marvel-standalone-")
-	if err == nil {
-		err = os.Chmod(work, 0o711)
-	}
-	if err != nil {
-		return fmt.Errorf("standalone: work directory: %w", err)
-	}
-	defer os.RemoveAll(work)
-
-	ln, err := net.Listen("tcp", s.api)
-	if err != nil {
-		return fmt.Errorf("standalone: listen on %s: %w (choose another address with --api)", s.api, err)
-	}
-	defer ln.Close()
-	apiHost := s.apiHost
-	if apiHost == "" {
-		apiHost = "http://" + ln.Addr().String()
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := invoker.DefaultConfig()
-	cfg.Data, cfg.Mode, cfg.Binary, cfg.WorkDir = data, s.mode.mode, bin, work
-	cfg.Env = childEnv(a.env.Getenv, apiHost)
-	cfg.SDKDir, cfg.ActionCache, cfg.Isolate = sdk, cache, isolate
+	cfg.Data, cfg.Mode, cfg.Binary = s.data, s.mode.mode, bin
+	cfg.SDKDir, cfg.ActionCache, cfg.Isolate = s.sdk, s.actionCache, isolate
 	cfg.Capacity, cfg.RegionSize = s.capacity.n, s.regionSize.n
 	cfg.MemoryMB, cfg.IdleTimeout = s.memoryMB, s.idle
-	cfg.Registry, cfg.Logger = reg, lg
-	v, err := invoker.New(cfg)
+	st, err := standalone.Start(standalone.Config{
+		Invoker: cfg, APIAddr: s.api, APIHost: s.apiHost,
+		NameNodeAddr: s.hdfs, DataNodeAddr: s.datanode, WebHDFSAddr: s.webhdfs,
+		Keys: keys, Getenv: a.env.Getenv, Build: versionLine(debug.ReadBuildInfo()), Logger: lg,
+	})
 	if err != nil {
-		return fmt.Errorf("standalone: %w", err)
+		return err
 	}
-	closeInvoker := func() error {
-		if err := v.Close(); err != nil && !errors.Is(err, invoker.ErrClosed) {
-			return err
-		}
-		return nil
-	}
-	defer closeInvoker()
-
-	var bridge *hdfsbridge.Bridge
-	if s.hdfs != "-" {
-		bridge, err = hdfsbridge.Start(hdfsbridge.Config{
-			Data: data, NameNodeAddr: s.hdfs, DataNodeAddr: s.datanode, WebHDFSAddr: s.webhdfs, Logger: lg,
-		})
-		if err != nil {
-			return fmt.Errorf("standalone: HDFS bridge: %w (choose other addresses with --hdfs, --datanode, --webhdfs, or --hdfs - for none)", err)
-		}
-		defer bridge.Close()
-	}
-
-	srv := api.New(api.Options{Invoker: v, Keys: keys, Gatherer: reg, Build: versionLine(debug.ReadBuildInfo()), Logger: lg})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	defer st.Close()
 
 	w := a.env.Stderr
-	fmt.Fprintf(w, "Marvel standalone over %s (isolation %v)\n", data, isolate)
+	apiHost := st.APIHost()
+	fmt.Fprintf(w, "Marvel standalone over %s (isolation %v)\n", st.Data(), isolate)
 	fmt.Fprintf(w, "  API host   %s\n", apiHost)
 	fmt.Fprintf(w, "  guest key  %s\n", api.GuestKey)
 	fmt.Fprintf(w, "  wsk        wsk property set --apihost %s --auth %s\n", apiHost, api.GuestKey)
 	fmt.Fprintf(w, "  metrics    %s/metrics\n", apiHost)
-	var bridgeErr <-chan error
-	if bridge != nil {
-		fmt.Fprintf(w, "  HDFS       hdfs://%s\n", bridge.NameNodeAddr())
-		if wa := bridge.WebHDFSAddr(); wa != nil {
+	if b := st.Bridge(); b != nil {
+		fmt.Fprintf(w, "  HDFS       hdfs://%s\n", b.NameNodeAddr())
+		if wa := b.WebHDFSAddr(); wa != nil {
 			fmt.Fprintf(w, "  WebHDFS    http://%s/webhdfs/v1/\n", wa)
 		}
-		bridgeErr = bridge.Err()
 	}
-	fmt.Fprintf(w, "listening on %s\n", ln.Addr())
+	fmt.Fprintf(w, "listening on %s\n", st.Addr())
 
 	var runErr error
 	select {
-	case err := <-errc:
-		runErr = fmt.Errorf("standalone: API: %w", err)
-	case err := <-bridgeErr:
-		runErr = fmt.Errorf("standalone: HDFS bridge: %w", err)
+	case runErr = <-st.Err():
 	case <-ctx.Done():
 	}
 	lg.Info("stopping")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	hs.Shutdown(sctx) // blocking invokes in flight get their answer or 202
-	errs := []error{runErr, closeInvoker()}
-	if bridge != nil {
-		errs = append(errs, bridge.Close())
-	}
-	return errors.Join(errs...)
-}
-
-// childEnv is the environment of runtime instances: the invoker's PATH,
-// HOME, Go build settings, and the API host for actions that call back.
-func childEnv(getenv func(string) string, apiHost string) []string {
-	env := []string{"__OW_API_HOST=" + apiHost}
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "GOROOT", "GOPATH", "GOCACHE", "GOMODCACHE", "GOPROXY", "GONOSUMDB", "GOPRIVATE", "GOFLAGS"} {
-		if v := getenv(k); v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
-	if getenv("PATH") == "" {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
-	return env
+	return errors.Join(runErr, st.Close())
 }
 
 // mkdirMode creates dir if needed and sets its mode.
