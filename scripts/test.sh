@@ -8,7 +8,8 @@
 #   MARVEL_LONG=1 bash scripts/test.sh   # also the long suites
 #
 # Environment: MARVEL_LONG=1 runs the long suites (see docs/cli.md);
-# GO_TEST_TIMEOUT overrides the go test timeout (default 15m).
+# GO_TEST_TIMEOUT overrides the go test timeout (default 15m);
+# MARVEL_REQUIRE_SERVERS=0 skips the tests that need redis-server or MinIO.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,9 +17,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # System packages the tests need. go test -race needs cgo, so a C compiler
 # and the C library headers (a Debian image with Go from the tarball has
 # neither; without them the race build fails with `C compiler "gcc" not
-# found`). Later suites add theirs here (redis-server for the Redis
-# baseline, protobuf-compiler for the generated-code check).
-APT_PACKAGES=(gcc libc6-dev protobuf-compiler)
+# found`). Later suites add theirs here: protobuf-compiler for the
+# generated-code check, redis-server for the shuffle store's Redis baseline.
+APT_PACKAGES=(gcc libc6-dev protobuf-compiler redis-server)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -64,6 +65,26 @@ log "$(go version)"
 if [ "${MARVEL_LONG:-}" = "1" ]; then
 	export MARVEL_LONG
 	log "MARVEL_LONG=1: running the long suites too"
+fi
+
+# The shuffle tests' Redis and S3 servers must run here, not be skipped:
+# redis-server is installed above, and MinIO is built from the Go module
+# proxy on first use (minutes, once; cached in ~/.cache/marvel/minio, or in
+# the directory MARVEL_MINIO names). MARVEL_REQUIRE_SERVERS=0 skips them.
+export MARVEL_REQUIRE_SERVERS="${MARVEL_REQUIRE_SERVERS:-1}"
+# Build MinIO here, before the tests, rather than inside the first test
+# that needs it (where the go test timeout would count the build).
+if [ "$MARVEL_REQUIRE_SERVERS" = "1" ]; then
+	minio_dir="${MARVEL_MINIO:-${XDG_CACHE_HOME:-$HOME/.cache}/marvel/minio}"
+	if ! command -v minio >/dev/null 2>&1 && [ ! -x "$minio_dir/minio" ]; then
+		minio_version="$(sed -n 's/^[[:space:]]*MinIOVersion[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' mapreduce/shuffle/servers/minio_build.go)"
+		log "building MinIO $minio_version for the S3 shuffle store into $minio_dir (once per machine; several minutes)"
+		minio_tmp="$(mktemp -d)"
+		GOBIN="$minio_tmp" GOFLAGS=-mod=mod go install "github.com/minio/minio@$minio_version"
+		mkdir -p "$minio_dir"
+		mv "$minio_tmp/minio" "$minio_dir/minio"
+		rm -rf "$minio_tmp"
+	fi
 fi
 
 log "gofmt -l"
@@ -116,6 +137,9 @@ FUZZ_TARGETS=(
 	"./invoker/records/internal/format FuzzDecodeActionHeader"
 	"./invoker/client FuzzParseProps"
 	"./invoker/client FuzzReplyError"
+	"./mapreduce/internal/partition FuzzOpen"
+	"./mapreduce/internal/partition FuzzBody"
+	"./mapreduce FuzzReduce"
 )
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	fuzztime="${MARVEL_FUZZTIME:-5s}"

@@ -81,6 +81,8 @@ regions.`,
 		a.actionCommand(),
 		a.activationCommand(),
 		a.standaloneCommand(),
+		a.jobCommand(),
+		a.mrTaskCommand(),
 		a.demoActionCommand(),
 		a.versionCommand(),
 	)
