@@ -126,9 +126,9 @@ func Start(cfg Config) (_ *Stack, err error) {
 			s.errc <- fmt.Errorf("standalone: API: %w", err)
 		}
 	}()
-	if s.bridge != nil {
-		go func() {
-			if err, ok := <-s.bridge.Err(); ok && err != nil {
+	if b := s.bridge; b != nil {
+		go func() { // b, not s.bridge: Close clears the field
+			if err, ok := <-b.Err(); ok && err != nil {
 				s.errc <- fmt.Errorf("standalone: HDFS bridge: %w", err)
 			}
 		}()
