@@ -3,10 +3,7 @@ package invoker
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,8 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/marvel-serverless/marvel/invoker/whisk"
 	"github.com/marvel-serverless/marvel/pmem"
 )
@@ -23,36 +20,7 @@ import (
 var marvelBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "marvel-invoker-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	marvelBin = filepath.Join(tmp, "marvel")
-	build := exec.Command("go", "build", "-o", marvelBin, "./cmd/marvel")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-	if b, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/marvel: %v\n%s", err, b)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
-			return 1
-		}
-	}
-	return code
+	os.Exit(testbin.Main(m, &marvelBin, true))
 }
 
 // pidScript answers with its process id, after sleeping "sleep" seconds if

@@ -19,11 +19,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
+
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // Set by TestMain.
@@ -69,39 +68,19 @@ func testMain(m *testing.M) int {
 // setup finds the module, builds marvel and the actions into tmp, and zips
 // the actions.
 func setup(tmp string) error {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
+		return err
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return fmt.Errorf("not inside a module (go env GOMOD = %q)", gomod)
-	}
-	moduleRoot = filepath.Dir(gomod)
+	moduleRoot = root
 	marvelBin = filepath.Join(tmp, "marvel")
-
-	var wg sync.WaitGroup
-	errs := make(chan error, len(actionPackages)+1)
-	build := func(out, pkg string, env ...string) {
-		defer wg.Done()
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir = moduleRoot
-		cmd.Env = append(os.Environ(), env...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			errs <- fmt.Errorf("go build -o %s %s: %w\n%s", out, pkg, err, b)
-		}
-	}
-	wg.Add(1)
-	go build(marvelBin, "./cmd/marvel")
+	targets := []testbin.Target{{Out: marvelBin, Pkg: "./cmd/marvel"}}
 	for name, pkg := range actionPackages {
 		exe := filepath.Join(tmp, name, "exec")
 		actionExec[name] = exe
-		wg.Add(1)
-		go build(exe, pkg, "CGO_ENABLED=0")
+		targets = append(targets, testbin.Target{Out: exe, Pkg: pkg, Env: []string{"CGO_ENABLED=0"}})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := testbin.Build(root, targets...); err != nil {
 		return err
 	}
 	for name, exe := range actionExec {
