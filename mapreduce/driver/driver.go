@@ -90,14 +90,8 @@ type Event struct {
 	Activated string // activation id
 }
 
-// Result is what a job did and what it took.
-type Result struct {
-	Job      string `json:"job"`
-	Workload string `json:"workload"`
-	Shuffle  string `json:"shuffle"`
-	Maps     int    `json:"maps"`
-	Reduces  int    `json:"reduces"`
-	Retries  int    `json:"retries"`
+// Times are where a job's time went.
+type Times struct {
 	// Total is the job's time from the first invoke to the last commit;
 	// MapStage and ReduceStage the two stages' wall times.
 	Total       time.Duration `json:"total_ns"`
@@ -110,6 +104,19 @@ type Result struct {
 	ShuffleRead   time.Duration `json:"shuffle_read_ns"`
 	MapCompute    time.Duration `json:"map_compute_ns"`
 	ReduceCompute time.Duration `json:"reduce_compute_ns"`
+	// TaskTime sums the activations' durations, failed attempts too.
+	TaskTime time.Duration `json:"task_ns"`
+}
+
+// Result is what a job did and what it took.
+type Result struct {
+	Job      string `json:"job"`
+	Workload string `json:"workload"`
+	Shuffle  string `json:"shuffle"`
+	Maps     int    `json:"maps"`
+	Reduces  int    `json:"reduces"`
+	Retries  int    `json:"retries"`
+	Times
 	// BytesIn is the input read, BytesShuffled the partitions written,
 	// BytesOut the output.
 	BytesIn       int64 `json:"bytes_in"`

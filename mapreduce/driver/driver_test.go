@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/marvel-serverless/marvel/invoker/client"
 	"github.com/marvel-serverless/marvel/invoker/whisk"
 	"github.com/marvel-serverless/marvel/mapreduce"
@@ -33,29 +34,7 @@ const guestKey = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFp
 var marvelBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "marvel-driver-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	marvelBin = filepath.Join(tmp, "marvel")
-	build := exec.Command("go", "build", "-o", marvelBin, "./cmd/marvel")
-	build.Dir = filepath.Dir(strings.TrimSpace(string(out)))
-	if b, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/marvel: %v\n%s", err, b)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testbin.Main(m, &marvelBin, false))
 }
 
 // stack is a marvel standalone child and a client of it.

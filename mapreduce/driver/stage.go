@@ -110,6 +110,7 @@ func (r *run) invoke(ctx context.Context, t *mapreduce.Task) (json.RawMessage, s
 		return nil, inv.ActivationID, fmt.Errorf("activation %s: no record in the reply", inv.ActivationID)
 	}
 	r.mu.Lock()
+	r.res.TaskTime += time.Duration(act.Duration) * time.Millisecond
 	r.res.GBSeconds += float64(act.Duration) / 1000 * float64(r.job.MemoryMB) / 1024
 	r.mu.Unlock()
 	if !act.Response.Success {
