@@ -1,362 +1,173 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/marvel-serverless/marvel/pmem"
-	"github.com/marvel-serverless/marvel/pmem/crashproc"
+	"github.com/marvel-serverless/marvel/invoker"
+	"github.com/marvel-serverless/marvel/mapreduce"
 )
 
-// The demo shows, end to end on this machine, what the persistent-memory
-// layer gives a serverless function: state that survives cold starts and
-// kill -9, capacity that moves between a job and a function in seconds, and
-// durable writes at memory speed beside a stateless baseline. It will grow
-// into the MapReduce demo once the runtime and the HDFS bridge exist.
+// The demo is Marvel's main job, end to end on this machine: it starts the
+// single-node stack in this process, generates a text corpus into the
+// namespace, runs wordcount as map and reduce actions twice, once with the
+// shuffle in persistent memory and once on a local disk with fsync (the
+// baseline), prints the result and both job times, and reads an output file
+// back through the HDFS bridge with a real HDFS client (demo_job.go). With
+// --all it goes on with the state tour (demo_state.go, demo_runtime.go).
+
+// Demo defaults. The corpus size keeps the whole demo near a minute on a
+// 2-core machine (see README.md for a measured run).
+const (
+	DemoSeed     = 1       // seed of the demo's corpus (mapreduce.GenerateText)
+	DemoVocab    = 50000   // distinct words of the corpus
+	DemoSize     = 1 << 30 // default corpus size in bytes
+	DemoMappers  = 8
+	DemoReducers = 4
+)
 
 type demoCmd struct {
 	*app
-	data  string
-	keep  bool
-	kills int
-	exe   func() (string, error) // the marvel binary, for child processes
+	data     string
+	keep     bool
+	all      bool
+	kills    int
+	size     sizeValue
+	mappers  int
+	reducers int
+	diskDir  string
+	vocab    int
+	exe      func() (string, error) // the marvel binary: runtime instances, tasks, child processes
 }
 
 func (a *app) demoCommand() *cobra.Command {
-	d := &demoCmd{app: a, exe: os.Executable}
+	d := &demoCmd{app: a, exe: os.Executable, size: sizeValue{DemoSize}}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Show per-function persistent state surviving cold starts and kill -9",
-		Long: `Run the demo on the embedded default: an emulated persistent-memory namespace
-in a fresh directory (on tmpfs when /dev/shm exists). It shows a function's
-state surviving cold starts (new processes), acknowledged writes surviving
-kill -9 of the writer, capacity moving from a job to a function through the
-pool's leases, and durable-write latency next to a stateless baseline that
-keeps its state in a file and fsyncs it. Nothing here ran on real PMEM.`,
+		Short: "Run the main job: wordcount on actions, shuffle in PMEM vs on disk, read back over HDFS",
+		Long: `demo runs Marvel's main job on this machine, on the embedded default:
+
+  1. It starts the single-node stack in this process (the OpenWhisk API, the
+     invoker, and the HDFS bridge on free loopback ports) over a fresh data
+     directory under /dev/shm, where persistent memory is emulated on tmpfs.
+     Actions run as the user running the demo (isolation off).
+  2. It generates a text corpus (--size, Zipf-distributed words, seed 1)
+     into the namespace's files, in/corpus.txt.
+  3. It deploys the MapReduce action (marvel mr-task) and runs wordcount
+     twice through the OpenWhisk API, showing progress: with the shuffle in
+     persistent memory (pmem), then with the shuffle on a local disk with
+     fsync (disk, under --disk-dir, which must not be tmpfs), after a small
+     warm-up job that starts the task instances.
+  4. It prints the top 10 words, both job times and their ratio (disk / pmem,
+     measured in this run), the stage breakdown and the bytes shuffled.
+  5. It reads an output file back through the HDFS bridge with the HDFS Go
+     client (github.com/colinmarc/hdfs) and checks it equals the file on the
+     host.
+
+The data directory is removed at the end unless --keep (or --data) is given;
+when the demo fails it is left in place and the error says where.
+
+--all then runs the state tour in the same namespace: a function's state
+surviving cold starts (new processes) and kill -9 of the writer (--kills),
+capacity moving from a job to a function through the pool's leases,
+durable-write latency next to a stateless baseline, and an action under the
+real action proxy. Nothing here ran on real PMEM unless a DAX device or
+mount was found.`,
 		Args: a.usageArgs(cobra.NoArgs),
 		RunE: d.run,
 	}
-	cmd.Flags().StringVar(&d.data, "data", "", "namespace directory to use (default: a new directory under /dev/shm, removed afterwards)")
-	cmd.Flags().BoolVar(&d.keep, "keep", false, "keep the namespace directory afterwards")
-	cmd.Flags().IntVar(&d.kills, "kills", 50, "how many times to kill -9 the writer")
+	f := cmd.Flags()
+	f.StringVar(&d.data, "data", "", "data directory to use (default: a new directory under /dev/shm, removed afterwards)")
+	f.BoolVar(&d.keep, "keep", false, "keep the data directory afterwards")
+	f.Var(&d.size, "size", "corpus size (e.g. 64MiB)")
+	f.IntVar(&d.mappers, "mappers", DemoMappers, "map tasks")
+	f.IntVar(&d.reducers, "reducers", DemoReducers, "reduce tasks (output files)")
+	f.IntVar(&d.vocab, "vocab", DemoVocab, "distinct words of the corpus")
+	f.StringVar(&d.diskDir, "disk-dir", "/var/tmp", "directory on a local disk for the disk shuffle baseline (not tmpfs)")
+	f.BoolVar(&d.all, "all", false, "after the job, run the state tour (cold starts, kill -9, capacity pool, latency, action runtime)")
+	f.IntVar(&d.kills, "kills", 50, "--all: how many times to kill -9 the writer")
 	return cmd
 }
 
-func (d *demoCmd) run(cmd *cobra.Command, _ []string) error {
+func (d *demoCmd) run(cmd *cobra.Command, _ []string) (err error) {
 	ctx := cmd.Context()
-	out := d.out()
-	dir, cleanup, err := d.namespace()
-	if err != nil {
-		return err
+	// The task action's concurrency is max(mappers, reducers).
+	maxTasks := min(mapreduce.MaxTasks, invoker.MaxConcurrency)
+	if d.size.n < 1 || d.vocab < 1 || d.kills < 1 || d.mappers < 1 || d.reducers < 1 || d.mappers > maxTasks || d.reducers > maxTasks {
+		return d.usageErr(cmd, fmt.Errorf("--size %d, --vocab %d, --kills %d, --mappers %d, --reducers %d: want positive numbers, and 1 to %d tasks",
+			d.size.n, d.vocab, d.kills, d.mappers, d.reducers, maxTasks))
 	}
-	defer cleanup()
+	out := d.out()
 	exe, err := d.exe()
 	if err != nil {
-		return fmt.Errorf("demo: find the marvel binary for child processes: %w", err)
+		return fmt.Errorf("demo: find the marvel executable (run by the actions): %w", err)
 	}
+	dir, remove, err := d.namespace()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled):
+			err = fmt.Errorf("%w (the data directory is left at %s for inspection)", err, dir)
+		case remove:
+			if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+				err = fmt.Errorf("demo: remove the data directory: %w", rerr)
+			}
+		}
+	}()
 	start := time.Now()
-	fmt.Fprintf(out, "Marvel demo: persistent-memory state for serverless functions\n")
-	fmt.Fprintf(out, "namespace %s\n\n", dir)
-
-	if err := d.coldStarts(ctx, out, exe, dir); err != nil {
+	fmt.Fprintf(out, "Marvel demo: wordcount on serverless functions, the shuffle in persistent memory vs on disk\n\n")
+	next, err := d.mainJob(ctx, out, exe, dir)
+	if err != nil {
 		return err
 	}
-	if err := d.killNine(ctx, out, exe, dir); err != nil {
-		return err
+	if d.all {
+		if err := d.stateTour(ctx, out, exe, dir, next); err != nil {
+			return err
+		}
 	}
-	if err := d.elastic(ctx, out, dir); err != nil {
-		return err
-	}
-	if err := d.latency(out, dir); err != nil {
-		return err
-	}
-	if err := d.demoRuntime(ctx, out, exe, dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "6. The namespace, as `marvel pmem ls %s` shows it\n", dir)
-	ls := &pmemCmd{app: d.app}
-	if err := ls.ls(ctx, dir, false); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\ndone in %.1fs", time.Since(start).Seconds())
-	if d.keep || d.data != "" {
-		fmt.Fprintf(out, "; the namespace stays at %s\n", dir)
+	fmt.Fprintf(out, "done in %.1fs", time.Since(start).Seconds())
+	if remove {
+		fmt.Fprintf(out, "; the data directory was removed (--keep keeps it)\n")
 	} else {
-		fmt.Fprintf(out, "; the namespace was removed (--keep keeps it)\n")
+		fmt.Fprintf(out, "; the data directory stays at %s\n", dir)
 	}
 	return nil
 }
 
-func (d *demoCmd) namespace() (string, func(), error) {
+// namespace returns the data directory and whether to remove it when the
+// demo succeeds (or is interrupted).
+func (d *demoCmd) namespace() (string, bool, error) {
 	if d.data != "" {
-		if err := os.MkdirAll(d.data, 0o700); err != nil {
-			return "", nil, fmt.Errorf("demo: %w", err)
+		dir, err := filepath.Abs(d.data)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
 		}
-		return d.data, func() {}, nil
+		if err != nil {
+			return "", false, fmt.Errorf("demo: data directory: %w", err)
+		}
+		return dir, false, nil
 	}
 	parent := os.TempDir()
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		parent = "/dev/shm"
 	}
 	dir, err := os.MkdirTemp(parent, "marvel-demo-")
-	if err != nil {
-		return "", nil, fmt.Errorf("demo: make a namespace directory: %w", err)
-	}
-	if d.keep {
-		return dir, func() {}, nil
-	}
-	return dir, func() { os.RemoveAll(dir) }, nil
-}
-
-// coldStarts runs a counter "function" as five separate processes: each
-// opens the function's region, increments the counter and exits.
-func (d *demoCmd) coldStarts(ctx context.Context, out io.Writer, exe, dir string) error {
-	fmt.Fprintf(out, "1. A function's state survives cold starts\n")
-	var seen []string
-	for range 5 {
-		c := exec.CommandContext(ctx, exe, "pmem", "counter", "--dir", dir, "--name", "fn.guest.counter")
-		b, err := c.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("demo: counter process: %w: %s", err, bytes.TrimSpace(b))
-		}
-		seen = append(seen, strings.TrimSpace(string(b)))
-	}
-	fmt.Fprintf(out, "   five new processes each incremented the counter in region fn.guest.counter: %s\n\n", strings.Join(seen, " → "))
-	return nil
-}
-
-// killNine SIGKILLs a writer process again and again and checks every
-// acknowledged write after each kill.
-func (d *demoCmd) killNine(ctx context.Context, out io.Writer, exe, dir string) error {
-	fmt.Fprintf(out, "2. Acknowledged writes survive kill -9\n")
-	seed := uint64(time.Now().UnixNano())
-	cfg := crashproc.Config{
-		Dir: dir, Name: "fn.guest.kv", Seed: seed, Iterations: d.kills, MaxAcks: 300,
-		Command: func(start int) *exec.Cmd {
-			return exec.Command(exe, "pmem", "crash-writer", "--dir", dir, "--name", "fn.guest.kv",
-				"--seed", strconv.FormatUint(seed, 10), "--start", strconv.Itoa(start))
-		},
-	}
-	tty := isTerminal(out)
-	if tty {
-		cfg.Progress = func(it int, r crashproc.Report) {
-			fmt.Fprintf(out, "\r   killed %d/%d, %d acknowledged writes checked", it+1, d.kills, r.Acked)
-		}
-	}
-	rep, err := crashproc.Run(ctx, cfg)
-	if tty {
-		fmt.Fprintln(out)
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
 	}
 	if err != nil {
-		return fmt.Errorf("demo: LOST DATA after kill -9: %w", err)
+		return "", false, fmt.Errorf("demo: make a data directory: %w", err)
 	}
-	fmt.Fprintf(out, "   %d kills: all %d acknowledged writes present, no torn value (mean reopen %.1f ms)\n\n",
-		rep.Iterations, rep.Acked, float64(rep.Recovery.Microseconds())/1000/float64(max(rep.Iterations, 1)))
-	return nil
-}
-
-// elastic shows a pool moving capacity from a job whose lease lapsed to a
-// function that asks for it.
-func (d *demoCmd) elastic(ctx context.Context, out io.Writer, dir string) error {
-	fmt.Fprintf(out, "3. Capacity moves from a job to a function when the job's lease lapses\n")
-	poolDir := filepath.Join(dir, "pool")
-	if err := os.MkdirAll(poolDir, 0o700); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	const mib = 1 << 20
-	p, err := pmem.NewPool(poolDir, pmem.PoolOptions{Capacity: 64 * mib, Region: pmem.Options{Logger: d.logger()}, Logger: d.logger()})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer p.Close()
-	job, err := p.Grant(pmem.GrantRequest{Owner: "job:demo", Name: "job.demo.shuffle", Size: 48 * mib})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	part := bytes.Repeat([]byte("shuffle!"), 512<<10/8)
-	for i := range 16 {
-		if err := job.Store().Put(fmt.Sprintf("part-%02d", i), part); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
-	fmt.Fprintf(out, "   job.demo.shuffle holds 48 MiB of a 64 MiB pool (16 partitions written)\n")
-	_, err = p.Grant(pmem.GrantRequest{Owner: "fn:guest/model", Name: "fn.guest.model", Size: 32 * mib, Pinned: true})
-	if !errors.Is(err, pmem.ErrNoCapacity) {
-		return fmt.Errorf("demo: expected the pool to be full, got %v", err)
-	}
-	fmt.Fprintf(out, "   a function asks for 32 MiB: %v\n", err)
-	// The job stops renewing; the function retries until the pool has
-	// reclaimed the job's region (lease 1 s + grace 1 s).
-	expires := job.Expires()
-	var fn *pmem.Lease
-	for fn == nil {
-		fn, err = p.Grant(pmem.GrantRequest{Owner: "fn:guest/model", Name: "fn.guest.model", Size: 32 * mib, Pinned: true})
-		if err != nil && !errors.Is(err, pmem.ErrNoCapacity) {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err != nil {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	defer fn.Release(true)
-	st := p.Stats()
-	fmt.Fprintf(out, "   the job's lease lapsed; %.2fs after it expired the function got its 32 MiB (pool: %d reclaimed, %d MiB of %d reserved)\n\n",
-		time.Since(expires).Seconds(), st.Reclaims, st.Reserved/mib, st.Capacity/mib)
-	return nil
-}
-
-// latency compares durable 1 KiB writes and reads of a function's state in
-// its region with a stateless baseline: the state kept in a file on the
-// local disk, written and fsynced per invocation.
-func (d *demoCmd) latency(out io.Writer, dir string) error {
-	fmt.Fprintf(out, "4. Durable 1 KiB state writes and reads, region vs a stateless baseline (same run)\n")
-	s, _, err := pmem.OpenOrCreate(dir, "fn.guest.bench", pmem.Options{Logger: d.logger()})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer s.Close()
-	base, err := os.MkdirTemp("", "marvel-demo-baseline-")
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer os.RemoveAll(base)
-	val := bytes.Repeat([]byte{'v'}, 1024)
-	const n = 300
-	var putP, putF, getP, getF []time.Duration
-	buf := make([]byte, 0, 1024)
-	for i := range n {
-		key := fmt.Sprintf("state-%03d", i%32)
-		binary.LittleEndian.PutUint64(val, uint64(i))
-		t := time.Now()
-		if err := s.Put(key, val); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		putP = append(putP, time.Since(t))
-		t = time.Now()
-		if err := writeSynced(filepath.Join(base, key), val); err != nil {
-			return fmt.Errorf("demo: baseline: %w", err)
-		}
-		putF = append(putF, time.Since(t))
-		t = time.Now()
-		if buf, err = s.AppendValue(buf[:0], key); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		getP = append(getP, time.Since(t))
-		t = time.Now()
-		if _, err := os.ReadFile(filepath.Join(base, key)); err != nil {
-			return fmt.Errorf("demo: baseline: %w", err)
-		}
-		getF = append(getF, time.Since(t))
-	}
-	info := s.Info()
-	fmt.Fprintf(out, "   region: mode %s, persistence %s; baseline: file + fsync in %s\n", info.Mode, info.Method, base)
-	fmt.Fprintf(out, "   %-6s %14s %14s %9s\n", "op", "region p50", "baseline p50", "speedup")
-	for _, r := range []struct {
-		op      string
-		pm, bas []time.Duration
-	}{{"write", putP, putF}, {"read", getP, getF}} {
-		a, b := median(r.pm), median(r.bas)
-		fmt.Fprintf(out, "   %-6s %14v %14v %8.0fx\n", r.op, a, b, float64(b)/float64(max(a, 1)))
-	}
-	fmt.Fprintln(out)
-	return nil
-}
-
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// Hidden helper commands: the child processes of the demo.
-
-func (p *pmemCmd) counterCommand() *cobra.Command {
-	var dir, name string
-	cmd := &cobra.Command{
-		Use:    "counter",
-		Short:  "Increment a counter in a region and print it (a demo function)",
-		Hidden: true,
-		Args:   p.usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := pmem.OpenOrCreate(dir, name, pmem.Options{Owner: "fn:guest/counter", Pinned: true, Mode: p.mode.mode, Logger: p.logger()})
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			var n uint64
-			if v, err := s.Get("count"); err == nil && len(v) == 8 {
-				n = binary.LittleEndian.Uint64(v)
-			} else if err != nil && !errors.Is(err, pmem.ErrNotFound) {
-				return err
-			}
-			n++
-			if err := s.Put("count", binary.LittleEndian.AppendUint64(nil, n)); err != nil {
-				return err
-			}
-			fmt.Fprintln(p.out(), n)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "dir", "", "namespace directory")
-	cmd.Flags().StringVar(&name, "name", "", "region name")
-	cmd.MarkFlagRequired("dir")
-	cmd.MarkFlagRequired("name")
-	return cmd
-}
-
-func (p *pmemCmd) crashWriterCommand() *cobra.Command {
-	var o crashproc.WriterOptions
-	cmd := &cobra.Command{
-		Use:    "crash-writer",
-		Short:  "Write the crash-test sequence, acknowledging each write on stdout",
-		Hidden: true,
-		Args:   p.usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Store = pmem.Options{Mode: p.mode.mode, Logger: p.logger()}
-			return crashproc.Writer(cmd.Context(), o, p.out())
-		},
-	}
-	cmd.Flags().StringVar(&o.Dir, "dir", "", "namespace directory")
-	cmd.Flags().StringVar(&o.Name, "name", "", "region name")
-	cmd.Flags().Uint64Var(&o.Seed, "seed", 1, "seed of the write sequence")
-	cmd.Flags().IntVar(&o.Start, "start", 0, "first write of the sequence")
-	cmd.Flags().IntVar(&o.Count, "count", 0, "writes to make (0: until killed)")
-	cmd.MarkFlagRequired("dir")
-	cmd.MarkFlagRequired("name")
-	return cmd
+	return dir, !d.keep, nil
 }
 
 // isTerminal reports whether w is a terminal (progress lines are redrawn

@@ -28,7 +28,7 @@ import (
 // cache, a kill -9 of the action process, a cold start in a new runtime, and
 // warm /run latency beside a new process per activation.
 func (d *demoCmd) demoRuntime(ctx context.Context, out io.Writer, exe, dir string) error {
-	fmt.Fprintf(out, "5. An OpenWhisk action keeps its state in its region, and its cache warm (marvel runtime)\n")
+	fmt.Fprintf(out, "An OpenWhisk action keeps its state in its region, and its cache warm (marvel runtime)\n")
 	work, err := os.MkdirTemp("", "marvel-demo-runtime-")
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
 // UsageError reports a command line that cannot run as given: an unknown
@@ -69,3 +73,23 @@ type wrapErr struct {
 func (e *wrapErr) Error() string { return e.msg }
 
 func (e *wrapErr) Unwrap() error { return e.err }
+
+// Main runs the marvel command with args as a process does: the first
+// SIGINT or SIGTERM cancels the command's context so that it stops cleanly
+// (after it the default handling is back, so a second one kills), and an
+// error is printed on stderr. It returns the exit status.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	root := NewRootCommand(Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "marvel: %v\n", err)
+	}
+	return ExitCode(err)
+}
