@@ -199,7 +199,11 @@ func shellQuote(s string) string {
 // printJobResult prints a job's figures.
 func printJobResult(w interface{ Write([]byte) (int, error) }, r driver.Result) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "job %s: %s with %s shuffle, %d maps, %d reduces, %d retries\n", r.Job, r.Workload, r.Shuffle, r.Maps, r.Reduces, r.Retries)
+	fmt.Fprintf(bw, "job %s: %s with %s shuffle, %d maps, %d reduces, %d retries", r.Job, r.Workload, r.Shuffle, r.Maps, r.Reduces, r.Retries)
+	if r.MapReruns > 0 {
+		fmt.Fprintf(bw, ", %d maps rerun (their output was lost)", r.MapReruns)
+	}
+	fmt.Fprintln(bw)
 	fmt.Fprintf(bw, "  time      %v (map stage %v, reduce stage %v)\n", r.Total.Round(time.Millisecond), r.MapStage.Round(time.Millisecond), r.ReduceStage.Round(time.Millisecond))
 	fmt.Fprintf(bw, "  shuffle   %s written in %v, read in %v (summed over tasks)\n", humanize.IBytes(uint64(r.BytesShuffled)), r.ShuffleWrite.Round(time.Millisecond), r.ShuffleRead.Round(time.Millisecond))
 	fmt.Fprintf(bw, "  data      %s in, %s out (%d records)\n", humanize.IBytes(uint64(r.BytesIn)), humanize.IBytes(uint64(r.BytesOut)), r.RecordsOut)

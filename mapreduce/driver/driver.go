@@ -116,6 +116,9 @@ type Result struct {
 	Maps     int    `json:"maps"`
 	Reduces  int    `json:"reduces"`
 	Retries  int    `json:"retries"`
+	// MapReruns counts map tasks run again during the reduce stage
+	// because a reducer found their output lost or corrupt.
+	MapReruns int `json:"map_reruns,omitempty"`
 	Times
 	// BytesIn is the input read, BytesShuffled the partitions written,
 	// BytesOut the output.
@@ -195,31 +198,32 @@ func Run(ctx context.Context, env Env, job Job) (Result, error) {
 		os.RemoveAll(filepath.Join(out, "_temporary"))
 	}()
 
-	// Map stage.
+	// Map stage. mu guards maps, which a rerun replaces during the
+	// reduce stage.
+	var mu sync.Mutex
 	maps := make([]*mapreduce.MapResult, len(splits))
-	err = r.stage(ctx, mapreduce.PhaseMap, len(splits), func(i, attempt int) mapreduce.Task {
+	mapTask := func(i, attempt int) mapreduce.Task {
 		sp := splits[i]
 		return mapreduce.Task{Job: job.Name, Phase: mapreduce.PhaseMap, Task: i, Attempt: attempt, Workload: job.Workload,
 			Shuffle: job.Shuffle, Args: job.Args, Input: &sp, Reducers: job.Reducers}
-	}, func(i int, raw json.RawMessage) error {
+	}
+	acceptMap := func(i int, raw json.RawMessage) error {
 		var m mapreduce.MapResult
 		if err := json.Unmarshal(raw, &m); err != nil || len(m.Keys) != job.Reducers {
 			return fmt.Errorf("map task %d answered %s: not a map result with %d keys", i, abbreviate(raw), job.Reducers)
 		}
+		mu.Lock()
 		maps[i] = &m
+		mu.Unlock()
 		return nil
-	})
+	}
+	err = r.stage(ctx, mapreduce.PhaseMap, len(splits), mapTask, acceptMap, nil)
 	r.res.MapStage = time.Since(t0)
 	if err != nil {
 		return r.res, err
 	}
 	for _, m := range maps {
-		r.res.BytesIn += m.BytesIn
-		for _, b := range m.Bytes {
-			r.res.BytesShuffled += b
-		}
-		r.res.ShuffleWrite += ms(m.Timings.ShuffleWrite)
-		r.res.MapCompute += ms(m.Timings.Compute)
+		r.addMap(m)
 	}
 
 	// Reduce stage: each reducer reads its partition of every map task's
@@ -228,12 +232,14 @@ func Run(ctx context.Context, env Env, job Job) (Result, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return r.res, fmt.Errorf("output directory: %w", err)
 	}
-	var mu sync.Mutex
+	rerun := r.rerunner(maps, &mu, mapTask, acceptMap)
 	err = r.stage(ctx, mapreduce.PhaseReduce, job.Reducers, func(j, attempt int) mapreduce.Task {
 		inputs := make([]string, len(maps))
+		mu.Lock()
 		for i, m := range maps {
 			inputs[i] = m.Keys[j]
 		}
+		mu.Unlock()
 		return mapreduce.Task{Job: job.Name, Phase: mapreduce.PhaseReduce, Task: j, Attempt: attempt, Workload: job.Workload,
 			Shuffle: job.Shuffle, Args: job.Args, Inputs: inputs, Output: mapreduce.TempOutput(job.Output, j, attempt)}
 	}, func(j int, raw json.RawMessage) error {
@@ -245,14 +251,14 @@ func Run(ctx context.Context, env Env, job Job) (Result, error) {
 		if err := mapreduce.CommitOutput(env.FilesDir, rr.Output, final); err != nil {
 			return err
 		}
-		mu.Lock()
+		r.mu.Lock()
 		r.res.BytesOut += rr.BytesOut
 		r.res.RecordsOut += rr.RecordsOut
 		r.res.ShuffleRead += ms(rr.Timings.ShuffleRead)
 		r.res.ReduceCompute += ms(rr.Timings.Compute)
-		mu.Unlock()
+		r.mu.Unlock()
 		return nil
-	})
+	}, rerun)
 	r.res.ReduceStage = time.Since(t1)
 	r.res.Total = time.Since(t0)
 	for j := range job.Reducers {
@@ -263,6 +269,75 @@ func Run(ctx context.Context, env Env, job Job) (Result, error) {
 		return r.res, err
 	}
 	return r.res, nil
+}
+
+// addMap counts a successful map attempt's input, output and times.
+func (r *run) addMap(m *mapreduce.MapResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.BytesIn += m.BytesIn
+	for _, b := range m.Bytes {
+		r.res.BytesShuffled += b
+	}
+	r.res.ShuffleWrite += ms(m.Timings.ShuffleWrite)
+	r.res.MapCompute += ms(m.Timings.Compute)
+}
+
+// rerunner returns the reduce stage's answer to lost inputs, as Hadoop
+// re-executes a map whose output a reducer cannot fetch: the map tasks that
+// wrote the keys run again, with attempt numbers after the map stage's, and
+// their new outputs replace the old ones in maps, so the reducer's next
+// attempt reads those. Reducers that lose the same map's output at once
+// cause one rerun: a key no longer in maps was already replaced.
+func (r *run) rerunner(maps []*mapreduce.MapResult, mu *sync.Mutex,
+	task func(i, attempt int) mapreduce.Task, accept func(i int, raw json.RawMessage) error) func(context.Context, []string) error {
+	var serial sync.Mutex // one rerun at a time
+	next := make([]int, len(maps))
+	for i := range next {
+		next[i] = r.job.MaxAttempts + 1
+	}
+	return func(ctx context.Context, keys []string) error {
+		serial.Lock()
+		defer serial.Unlock()
+		lost := map[int]bool{}
+		mu.Lock()
+		for i, m := range maps {
+			for _, k := range m.Keys {
+				if slices.Contains(keys, k) {
+					lost[i] = true
+				}
+			}
+		}
+		mu.Unlock()
+		for i := range maps {
+			if !lost[i] {
+				continue
+			}
+			var err error
+			for range r.job.MaxAttempts {
+				t := task(i, next[i])
+				next[i]++
+				var raw json.RawMessage
+				if raw, _, err = r.invoke(ctx, &t); err == nil {
+					err = accept(i, raw)
+				}
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("map task %d: %w", i, err)
+			}
+			mu.Lock()
+			m := maps[i]
+			mu.Unlock()
+			r.addMap(m)
+			r.mu.Lock()
+			r.res.MapReruns++
+			r.mu.Unlock()
+		}
+		return nil
+	}
 }
 
 // fill checks job and sets its defaults.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -305,4 +306,37 @@ func TestKilledTasksAreRetried(t *testing.T) {
 	require.ErrorContains(t, err, "missing closing )")
 	_, err = os.Stat(filepath.Join(s.files, "out/failed/part-r-00000"))
 	require.ErrorIs(t, err, os.ErrNotExist, "a failed job commits nothing")
+}
+
+// TestLostMapOutputIsRerun loses map outputs between the stages, as a
+// crashed node or a damaged file would: map 2's partitions are deleted and
+// one of map 0's is overwritten with garbage. The reducers report the
+// inputs they cannot read, the driver reruns those two maps (once each,
+// though both reducers lose map 2) and the job's output is still right.
+func TestLostMapOutputIsRerun(t *testing.T) {
+	s := startStack(t)
+	text := s.write(t, "in/text.txt", func(b *bytes.Buffer) error { return mapreduce.GenerateText(b, 1<<20, 5, 2000) })
+	sc := shuffle.Config{Kind: "pmem", Dir: filepath.Join(s.files, ".shuffle"), Mode: "emulated"}
+	store, err := shuffle.Open(t.Context(), sc)
+	require.NoError(t, err)
+	defer store.Close()
+	const name = "lost-maps"
+	var damage error
+	env := driver.Env{Client: s.c, FilesDir: s.files, Action: "mr", Progress: func(e driver.Event) {
+		if e.Phase != mapreduce.PhaseMap || e.Err != nil || e.Done != e.Total {
+			return
+		}
+		ctx := t.Context()
+		damage = errors.Join(
+			store.DeletePrefix(ctx, mapreduce.MapAttemptPrefix(name, 2, 1)),
+			store.Put(ctx, mapreduce.ShuffleKey(name, 0, 1, 1), []byte("not a partition")))
+	}}
+	job := driver.Job{Name: name, Workload: mapreduce.WordCount, Input: "in/text.txt", Output: "out/lost", Mappers: 4, Reducers: 2,
+		Shuffle: sc, TaskTimeout: time.Minute, MaxAttempts: 4}
+	res, err := driver.Run(t.Context(), env, job)
+	require.NoError(t, damage)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.MapReruns, "map 2 and map 0 ran again, once each")
+	require.GreaterOrEqual(t, res.Retries, 2, "both reducers failed at least once")
+	require.Equal(t, refWordCount(text), lines(s.output(t, res)))
 }

@@ -25,8 +25,12 @@ type run struct {
 // stage runs n tasks of a phase at once, each until an attempt succeeds
 // and accept takes its result, or MaxAttempts attempts failed; then the
 // stage fails with that task's last error and the others are cancelled.
+// When an attempt fails because shuffle inputs were missing or corrupt,
+// lost (if not nil) is called with their keys before the next attempt: it
+// reruns the map tasks that wrote them.
 func (r *run) stage(ctx context.Context, phase mapreduce.Phase, n int,
-	task func(i, attempt int) mapreduce.Task, accept func(i int, result json.RawMessage) error) error {
+	task func(i, attempt int) mapreduce.Task, accept func(i int, result json.RawMessage) error,
+	lost func(ctx context.Context, keys []string) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -63,6 +67,16 @@ func (r *run) stage(ctx context.Context, phase mapreduce.Phase, n int,
 					return
 				}
 				last = err
+				var in *inputError
+				if lost != nil && retrying && errors.As(err, &in) {
+					if lerr := lost(ctx, in.keys); lerr != nil {
+						last = fmt.Errorf("%w; rerunning the maps that wrote its inputs: %w", err, lerr)
+						if ctx.Err() == nil {
+							cancel(fmt.Errorf("%s task %d failed: %w", phase, i, last))
+						}
+						return
+					}
+				}
 				if errors.As(err, &perm) {
 					if ctx.Err() == nil {
 						cancel(fmt.Errorf("%s task %d failed (not retried: the task or its input is wrong): %w", phase, i, perm.err))
@@ -124,11 +138,27 @@ func (r *run) invoke(ctx context.Context, t *mapreduce.Task) (json.RawMessage, s
 		case mapreduce.ReasonInvalid, mapreduce.ReasonBadInput:
 			// Another attempt would fail the same way.
 			err = &permanentError{err}
+		case mapreduce.ReasonInputMissing, mapreduce.ReasonCorruptInput:
+			// Another attempt would too, unless the maps that wrote
+			// the inputs run again.
+			if len(f.Keys) > 0 {
+				err = &inputError{err: err, keys: f.Keys}
+			}
 		}
 		return nil, act.ActivationID, err
 	}
 	return act.Response.Result, act.ActivationID, nil
 }
+
+// inputError is a reduce attempt that could not read some of its shuffle
+// inputs (lost or corrupt): keys are the inputs.
+type inputError struct {
+	err  error
+	keys []string
+}
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
 
 // permanentError is a task failure that another attempt would repeat (bad
 // arguments, bad input): the stage fails at once.
