@@ -47,3 +47,7 @@ func syncDir(dir string) error { return unsupported("sync directory of", dir) }
 func renameFile(oldPath, newPath string) error { return unsupported("rename", oldPath) }
 
 func prefault(b []byte, write bool) {}
+
+func requireDAX(f *os.File) error { return unsupported("map", f.Name()) }
+
+func filesSupported(path string) error { return unsupported("create file", path) }
