@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/marvel-serverless/marvel/mapreduce/internal/partition"
@@ -106,66 +107,147 @@ func (m *sortMapper) partitionOf(k sortKey) int {
 	return lo
 }
 
-// recordRef is a record of the map task's input, by offset, with its key
-// unpacked for fast comparison.
+// recordRef is a record of the map task's input, by index, with its key
+// unpacked for fast comparison. It is 16 bytes, so that sorting moves
+// little memory.
 type recordRef struct {
-	key sortKey
-	off int
+	hi  uint64 // key bytes 0..7, big-endian
+	lo  uint16 // key bytes 8..9, big-endian
+	idx uint32 // the record's index in the input
 }
+
+func (r recordRef) key() sortKey { return sortKey{r.hi, r.lo} }
 
 func (m *sortMapper) Map(data []byte) ([][]byte, mapStats, error) {
 	if len(data)%RecordSize != 0 {
 		return nil, mapStats{}, fmt.Errorf("%w: sort input range of %d bytes is not a whole number of %d-byte records", ErrBadInput, len(data), RecordSize)
 	}
 	n := len(data) / RecordSize
+	if n > math.MaxUint32 {
+		return nil, mapStats{}, fmt.Errorf("%w: sort input range of %d records is more than a map task takes (%d)", ErrInvalid, n, uint32(math.MaxUint32))
+	}
 	st := mapStats{recordsIn: int64(n), recordsOut: int64(n)}
-	byPart := make([][]recordRef, m.reducers)
+	// One pass over the input: each record's key and reducer. Then the refs
+	// are laid out by reducer (a counting sort), each reducer's run sorted
+	// by key, and its records gathered into the partition.
+	refs := make([]recordRef, n)
+	var part []uint32 // reducer of refs[i]; nil with one reducer
+	start := make([]int, m.reducers+1)
 	if m.reducers > 1 {
-		// Count first, so that each partition's refs are one allocation.
-		counts := make([]int, m.reducers)
-		for off := 0; off < len(data); off += RecordSize {
-			counts[m.partitionOf(keyOf(data[off:]))]++
+		part = make([]uint32, n)
+	}
+	for i := range refs {
+		rec := data[i*RecordSize:]
+		k := keyOf(rec)
+		refs[i] = recordRef{hi: k.hi, lo: k.lo, idx: uint32(i)}
+		if part != nil {
+			r := m.partitionOf(k)
+			part[i] = uint32(r)
+			start[r+1]++
 		}
-		for r := range byPart {
-			byPart[r] = make([]recordRef, 0, counts[r])
+	}
+	byPart := refs
+	if part != nil {
+		for r := range m.reducers {
+			start[r+1] += start[r]
+		}
+		byPart = make([]recordRef, n)
+		next := slices.Clone(start[:m.reducers])
+		for i, ref := range refs {
+			r := part[i]
+			byPart[next[r]] = ref
+			next[r]++
 		}
 	} else {
-		byPart[0] = make([]recordRef, 0, n)
+		start[1] = n
 	}
-	for off := 0; off < len(data); off += RecordSize {
-		k := keyOf(data[off:])
-		r := 0
-		if m.reducers > 1 {
-			r = m.partitionOf(k)
-		}
-		byPart[r] = append(byPart[r], recordRef{key: k, off: off})
+	scratch := refs // refs is free once laid out by reducer (or is byPart)
+	if part == nil {
+		scratch = make([]recordRef, n)
 	}
 	parts := make([][]byte, m.reducers)
-	for r, refs := range byPart {
-		sortRefs(data, refs)
-		b := partition.NewBuilder(partition.KindRecords, len(refs)*RecordSize)
-		for _, ref := range refs {
-			if err := b.AddRecord(data[ref.off : ref.off+RecordSize]); err != nil {
+	for r := range parts {
+		run := byPart[start[r]:start[r+1]]
+		sortRefs(data, run, scratch[:len(run)])
+		b := partition.NewBuilder(partition.KindRecords, len(run)*RecordSize)
+		for _, ref := range run {
+			off := int(ref.idx) * RecordSize
+			if err := b.AddRecord(data[off : off+RecordSize]); err != nil {
 				return nil, st, fmt.Errorf("mapreduce: encode partition %d: %w", r, err)
 			}
 		}
 		parts[r] = b.Finish()
-		byPart[r] = nil
 	}
 	return parts, st, nil
 }
 
-// sortRefs sorts records by bytes.Compare of the whole record.
-func sortRefs(data []byte, refs []recordRef) {
-	slices.SortFunc(refs, func(a, b recordRef) int {
-		switch {
-		case a.key.less(b.key):
-			return -1
-		case b.key.less(a.key):
-			return 1
+// sortRefs sorts records by bytes.Compare of the whole record: a stable
+// least-significant-digit radix sort on the 10-byte key (skipping the
+// digits all keys share, as a reducer's keys share their leading bits),
+// then a comparison sort of each run of equal keys by the rest of the
+// record. scratch is as long as refs.
+func sortRefs(data []byte, refs, scratch []recordRef) {
+	if len(refs) < 2 {
+		return
+	}
+	if len(refs) < 256 {
+		slices.SortFunc(refs, func(a, b recordRef) int { return compareRefs(data, a, b) })
+		return
+	}
+	src, dst := refs, scratch
+	var count [256]int
+	for d := range 10 { // digit 0 is the key's last byte, 9 its first
+		digit := func(r recordRef) byte {
+			if d < 2 {
+				return byte(r.lo >> (8 * d))
+			}
+			return byte(r.hi >> (8 * (d - 2)))
 		}
-		return bytes.Compare(data[a.off+KeySize:a.off+RecordSize], data[b.off+KeySize:b.off+RecordSize])
-	})
+		count = [256]int{}
+		for _, r := range src {
+			count[digit(r)]++
+		}
+		if count[digit(src[0])] == len(src) {
+			continue // every key has this byte
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, r := range src {
+			b := digit(r)
+			dst[count[b]] = r
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &refs[0] {
+		copy(refs, src)
+	}
+	// Equal keys: order by the rest of the record.
+	for i := 0; i < len(refs); {
+		j := i + 1
+		for j < len(refs) && refs[j].hi == refs[i].hi && refs[j].lo == refs[i].lo {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(refs[i:j], func(a, b recordRef) int { return compareRefs(data, a, b) })
+		}
+		i = j
+	}
+}
+
+// compareRefs compares two records as bytes.Compare of the whole records.
+func compareRefs(data []byte, a, b recordRef) int {
+	switch {
+	case a.key().less(b.key()):
+		return -1
+	case b.key().less(a.key()):
+		return 1
+	}
+	ao, bo := int(a.idx)*RecordSize, int(b.idx)*RecordSize
+	return bytes.Compare(data[ao+KeySize:ao+RecordSize], data[bo+KeySize:bo+RecordSize])
 }
 
 // reduceRecords merges the sorted inputs and writes their records in

@@ -2,9 +2,7 @@ package shuffle
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 )
@@ -90,50 +88,15 @@ func syncDir(dir string) error {
 }
 
 func (s *diskStore) Get(ctx context.Context, key string) ([]byte, error) {
-	return s.read(ctx, "get", key)
+	return s.readFile(ctx, "get", key)
 }
 
 func (s *diskStore) View(ctx context.Context, key string, fn func([]byte) error) error {
-	b, err := s.read(ctx, "view", key)
+	b, err := s.readFile(ctx, "view", key)
 	if err != nil {
 		return err
 	}
 	return fn(b)
-}
-
-func (s *diskStore) read(ctx context.Context, op, key string) ([]byte, error) {
-	if err := ValidKey(key); err != nil {
-		return nil, s.wrap(op, key, err)
-	}
-	if err := s.begin(ctx, op, key); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(s.path(key))
-	if err != nil {
-		if isAbsent(err) {
-			return nil, s.notFound(key)
-		}
-		return nil, s.wrap(op, key, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, s.wrap(op, key, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, s.notFound(key)
-	}
-	if err := s.checkSize(key, fi.Size()); err != nil {
-		return nil, err
-	}
-	b := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = fmt.Errorf("file shrank while read (was it written outside the store?): %w", err)
-		}
-		return nil, s.wrap(op, key, err)
-	}
-	return b, nil
 }
 
 func (s *diskStore) DeletePrefix(ctx context.Context, prefix string) error {

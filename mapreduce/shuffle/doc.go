@@ -15,10 +15,12 @@
 // # Kinds
 //
 //   - pmem: one file per key in a directory of the PMEM namespace (key
-//     components are directories), written with pmem.CreateFile (streaming
-//     stores into a mapping, fence, cut, fsync, rename, directory fsync) and
-//     read with pmem.MapFile. View passes the mapping itself: a co-located
-//     reducer reads the partition without a copy. Get copies it out.
+//     components are directories), written with pmem.CreateFile (write(2)
+//     into a hidden temporary, fsync, rename, directory fsync: on a DAX
+//     filesystem the kernel's write path stores straight into persistent
+//     memory) and read with pmem.MapFile. View passes the mapping itself: a
+//     co-located reducer reads the partition without a copy. Get reads a
+//     copy with read(2).
 //   - disk: one file per key in a directory on a local disk, as Hadoop spills
 //     map output: temporary file, write, fsync, rename, directory fsync; read
 //     with read(2). The baseline pmem must beat on the same machine.

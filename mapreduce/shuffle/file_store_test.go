@@ -151,17 +151,18 @@ func TestPMEMViewIsMapping(t *testing.T) {
 	c := shuffle.Config{Kind: shuffle.KindPMEM, Dir: t.TempDir(), Mode: "emulated"}
 	s := open(t, c)
 	ctx := context.Background()
-	require.NoError(t, s.Put(ctx, "job/m0/p0", []byte("hello, shuffle")))
+	big := bytes.Repeat([]byte("hello, shuffle "), 1<<20/15+1) // at least viewMapMin
+	require.NoError(t, s.Put(ctx, "job/m0/p0", big))
 	path, err := s.(shuffle.Locator).Path("job/m0/p0")
 	require.NoError(t, err)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	require.NoError(t, err)
 	defer f.Close()
 	require.NoError(t, s.View(ctx, "job/m0/p0", func(b []byte) error {
-		require.Equal(t, "hello, shuffle", string(b))
+		require.Equal(t, big, b)
 		_, err := f.WriteAt([]byte("J"), 0)
 		require.NoError(t, err)
-		require.Equal(t, "Jello, shuffle", string(b), "the slice is the mapping of the file")
+		require.Equal(t, "Jello, shuffle", string(b[:14]), "the slice is the mapping of the file")
 		return nil
 	}))
 	got, err := s.Get(ctx, "job/m0/p0")
@@ -169,7 +170,18 @@ func TestPMEMViewIsMapping(t *testing.T) {
 	got[0] = 'X'
 	again, err := s.Get(ctx, "job/m0/p0")
 	require.NoError(t, err)
-	require.Equal(t, "Jello, shuffle", string(again), "Get returns a copy")
+	require.Equal(t, "Jello, shuffle", string(again[:14]), "Get returns a copy")
+
+	// A small value is read, not mapped: the slice is a copy.
+	require.NoError(t, s.Put(ctx, "job/m0/p1", []byte("hello, shuffle")))
+	path, err = s.(shuffle.Locator).Path("job/m0/p1")
+	require.NoError(t, err)
+	require.NoError(t, s.View(ctx, "job/m0/p1", func(b []byte) error {
+		require.Equal(t, "hello, shuffle", string(b))
+		require.NoError(t, os.WriteFile(path, []byte("Jello, shuffle"), 0o600))
+		require.Equal(t, "hello, shuffle", string(b))
+		return nil
+	}))
 }
 
 // The crash child (TestFileStoresKilledWriter) puts values until killed,

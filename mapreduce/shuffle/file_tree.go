@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -173,4 +174,40 @@ func keyName(entry string) (name string, ok bool) {
 func (t *fileTree) close() error {
 	t.closed.Store(true)
 	return nil
+}
+
+// readFile returns a copy of the file of key, read with read(2).
+func (s *fileTree) readFile(ctx context.Context, op, key string) ([]byte, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, s.wrap(op, key, err)
+	}
+	if err := s.begin(ctx, op, key); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path(key))
+	if err != nil {
+		if isAbsent(err) {
+			return nil, s.notFound(key)
+		}
+		return nil, s.wrap(op, key, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, s.wrap(op, key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, s.notFound(key)
+	}
+	if err := s.checkSize(key, fi.Size()); err != nil {
+		return nil, err
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("file shrank while read (was it written outside the store?): %w", err)
+		}
+		return nil, s.wrap(op, key, err)
+	}
+	return b, nil
 }
