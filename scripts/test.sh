@@ -189,6 +189,12 @@ FUZZ_TARGETS=(
 	"./mapreduce/internal/partition FuzzOpen"
 	"./mapreduce/internal/partition FuzzBody"
 	"./mapreduce FuzzReduce"
+	"./invoker/api FuzzActionBody"
+	"./invoker/records FuzzEscapeName"
+	"./runtime/proxy FuzzIdentity"
+	"./hdfsbridge/internal/namesys FuzzParsePath"
+	"./hdfsbridge/internal/namesys FuzzDecodeAttrs"
+	"./hdfsbridge/internal/webhdfs FuzzParseQuery"
 )
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	fuzztime="${MARVEL_FUZZTIME:-5s}"

@@ -43,8 +43,12 @@ func badRequest(format string, a ...any) error { return errBadRequest{fmt.Sprint
 // errConflict is a create of an action that exists (409).
 var errConflict = errors.New(msgExists)
 
-// readBody reads at most limit bytes of the request body.
+// readBody reads at most limit bytes of the request body. A body declared
+// longer than limit is refused from its header, unread.
 func readBody(c *gin.Context, limit int64) ([]byte, bool) {
+	if c.Request.ContentLength > limit {
+		return nil, false
+	}
 	b, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
 	if err != nil {
 		return nil, false
@@ -56,6 +60,10 @@ func (s *Server) putAction(c *gin.Context) {
 	ns, name := nsOf(c), c.Param("name")
 	if err := whisk.ValidName(name); err != nil {
 		s.fail(c, http.StatusBadRequest, "The action name is not valid: "+err.Error())
+		return
+	}
+	if name == "." || name == ".." { // valid entity names, but no runtime takes them (proxy.NewIdentity)
+		s.fail(c, http.StatusBadRequest, "The action name is not valid: name \""+name+"\" is a path component")
 		return
 	}
 	body, ok := readBody(c, MaxActionBytes)

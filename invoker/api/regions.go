@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/marvel-serverless/marvel/invoker"
+	"github.com/marvel-serverless/marvel/invoker/whisk"
 	"github.com/marvel-serverless/marvel/pmem"
 )
 
@@ -51,6 +52,10 @@ func (s *Server) putRegion(c *gin.Context) {
 }
 
 func (s *Server) deleteRegion(c *gin.Context) {
+	if err := whisk.ValidName(c.Param("job")); err != nil {
+		s.fail(c, http.StatusBadRequest, "The job name is not valid: "+err.Error())
+		return
+	}
 	err := s.v.ReleaseJob(nsOf(c), c.Param("job"))
 	switch {
 	case errors.Is(err, invoker.ErrNoJob):

@@ -120,7 +120,10 @@ func Start(cfg Config) (_ *Stack, err error) {
 		}
 	}
 	srv := api.New(api.Options{Invoker: s.v, Keys: cfg.Keys, Gatherer: reg, Build: cfg.Build, Logger: cfg.Logger})
-	s.hs = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// ReadTimeout bounds the whole request, so a client trickling a body
+	// within the size bound cannot hold a connection forever; it does not
+	// bound the reply (a blocking invoke waits as long as its action).
+	s.hs = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute, IdleTimeout: 5 * time.Minute}
 	go func() {
 		if err := s.hs.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- fmt.Errorf("standalone: API: %w", err)
