@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ type runtimeCmd struct {
 	waitAck     bool
 	isolate     bool
 	noRegion    bool
+	tokenFile   string
 	initTimeout time.Duration
 }
 
@@ -69,6 +71,7 @@ cleanly on SIGINT or SIGTERM.`,
 	f.BoolVar(&r.waitAck, "wait-ack", true, "wait for the action's {\"ok\":true} on fd 3 at start (env OW_WAIT_FOR_ACK)")
 	f.BoolVar(&r.noRegion, "no-region", false, "give actions their namespace's files but no state region, so several runtimes of one action can run at once (stateless actions)")
 	f.BoolVar(&r.isolate, "isolate", false, "run each action as a user of its own namespace, so it reaches no other namespace's state (needs root; env MARVEL_ISOLATE)")
+	f.StringVar(&r.tokenFile, "token-file", "", "file holding a secret every request must carry as \"Authorization: Bearer TOKEN\" (others get 403; env "+proxy.TokenEnv+" holds the token itself; default: no token, anyone who reaches the port is served)")
 	f.DurationVar(&r.initTimeout, "init-timeout", d.InitTimeout, "longest /init, build included")
 	return cmd
 }
@@ -101,6 +104,11 @@ func (r *runtimeCmd) run(ctx context.Context) error {
 	opts.NoRegion = r.noRegion
 	opts.Builtin, opts.WaitAck, opts.InitTimeout = r.builtin, r.waitAck, r.initTimeout
 	opts.Logger = lg
+	tok, err := r.token()
+	if err != nil {
+		return err
+	}
+	opts.Token = tok
 	opts.Build.Go, opts.Build.SDKDir = r.goTool, r.sdk
 	for _, k := range passEnv {
 		if v := a.env.Getenv(k); v != "" {
@@ -162,6 +170,23 @@ func (r *runtimeCmd) run(ctx context.Context) error {
 		return fmt.Errorf("runtime: release the action's region: %w", closeErr)
 	}
 	return nil
+}
+
+// token returns the runtime token: the contents of --token-file (without
+// surrounding white space), else $MARVEL_RUNTIME_TOKEN, else none.
+func (r *runtimeCmd) token() (string, error) {
+	if r.tokenFile == "" {
+		return r.a.env.Getenv(proxy.TokenEnv), nil
+	}
+	b, err := os.ReadFile(r.tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("runtime: --token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("runtime: --token-file %s is empty; give it the token, or drop the flag to serve without one", r.tokenFile)
+	}
+	return tok, nil
 }
 
 // outputFiles returns files for the action's stdout and stderr: the

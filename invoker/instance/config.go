@@ -39,7 +39,8 @@ type Config struct {
 	// Required.
 	WorkDir string
 	// Env is the runtime's environment, exactly: nothing is inherited (pass
-	// PATH, HOME and the MARVEL_* variables wanted).
+	// PATH, HOME and the MARVEL_* variables wanted). Start adds
+	// RuntimeTokenEnv itself (replacing any given here).
 	Env []string
 	// StartTimeout bounds the wait for "listening on" (default 15 s).
 	StartTimeout time.Duration

@@ -23,7 +23,11 @@
 // The runtime is started with `runtime ARGS... --listen 127.0.0.1:0
 // --work WorkDir`, in a session of its own (so also in a process group of
 // its own, whose id is its pid), with SIGKILL as its parent-death signal.
-// Start returns once it has printed "listening on ADDR" on stderr. Kill
+// Start returns once it has printed "listening on ADDR" on stderr. Its
+// environment is Config.Env plus MARVEL_RUNTIME_TOKEN, a fresh secret of
+// this instance that Init and Run send as "Authorization: Bearer <token>":
+// the runtime refuses requests without it, so an action, which shares the
+// loopback interface, cannot drive another instance (see token.go). Kill
 // sends SIGKILL to its group; Close sends SIGTERM (the runtime then stops
 // the action and releases its region) and SIGKILL after StopTimeout. Once
 // the runtime is reaped, whatever it left running is killed: the processes

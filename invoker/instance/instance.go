@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +32,7 @@ type Instance struct {
 	client *http.Client
 	logs   *collector
 	token  string // the barrier marker's prefix
+	secret string // the runtime token (RuntimeTokenEnv), sent with every request
 
 	outR, errR *os.File // read ends of the runtime's stdout and stderr
 	inodes     [2]uint64
@@ -86,6 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		log:         cfg.Logger,
 		work:        work,
 		token:       "marvel-instance-barrier-" + hex.EncodeToString(tok[:]) + "#",
+		secret:      newSecret(),
 		sem:         make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 		readersDone: make(chan struct{}),
@@ -172,10 +176,13 @@ func (i *Instance) startProcess() error {
 	args := append([]string{"runtime"}, i.cfg.Args...)
 	args = append(args, "--listen", "127.0.0.1:0", "--work", i.work)
 	cmd := exec.Command(i.cfg.Binary, args...)
-	cmd.Env = i.cfg.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{} // never this process's environment
-	}
+	// Never this process's environment: Config.Env, and the runtime token
+	// (in the environment, not on the command line, which every user can
+	// read in /proc).
+	cmd.Env = slices.DeleteFunc(slices.Clone(i.cfg.Env), func(kv string) bool {
+		return strings.HasPrefix(kv, RuntimeTokenEnv+"=")
+	})
+	cmd.Env = append(cmd.Env, RuntimeTokenEnv+"="+i.secret)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own session, hence its own process group (id = its pid):

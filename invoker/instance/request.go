@@ -144,6 +144,7 @@ func (i *Instance) post(ctx context.Context, path string, body []byte, max int64
 		return response{err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(RuntimeTokenHeader, runtimeTokenScheme+i.secret)
 	resp, err := i.client.Do(req)
 	if err != nil {
 		return response{sent: sent.Load(), err: err}

@@ -62,6 +62,11 @@ type Options struct {
 	MaxInitBytes, MaxRunBytes, MaxResultBytes int64
 	// Archive bounds what an /init archive may unpack to.
 	Archive archive.Limits
+	// Token, when set, is a secret every request must carry in
+	// TokenHeader ("Authorization: Bearer <token>"); others get 403 and
+	// nothing runs (see token.go). Empty: anyone who reaches the port is
+	// served, as in OpenWhisk. TokenEnv is removed from Env and Build.Env.
+	Token string
 	// Env is added to every action's environment before the init env (e.g.
 	// PATH, __OW_API_HOST).
 	Env []string
@@ -115,6 +120,11 @@ func (o *Options) Validate() error {
 			errs = append(errs, fmt.Errorf("proxy: isolation users from %d (count %d) must start above %d", o.UIDBase, o.UIDCount, nobody))
 		}
 		if err := checkIsolation(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.Token != "" {
+		if err := validToken(o.Token); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -11,6 +11,11 @@
 // built-in function may be initialised without code; and an action process
 // that crashes or overruns its deadline is replaced at the next activation,
 // with its state intact in persistent memory.
+//
+// With Options.Token set (as the standalone invoker does), every request
+// must carry the token in "Authorization: Bearer <token>" and any other is
+// refused with 403, so that a process sharing the runtime's network, such
+// as another namespace's action, cannot drive it (token.go).
 package proxy
 
 import (
@@ -33,9 +38,10 @@ const Sentinel = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 // Server is an action proxy for one action.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	handler http.Handler // mux, behind requireToken when Options.Token is set
 
 	// initMu serializes /init; initialized is set once an init succeeded.
 	initMu      sync.Mutex
@@ -64,7 +70,7 @@ type Server struct {
 	cancelStop context.CancelFunc
 
 	stats struct {
-		runs, errors, restarts atomic.Uint64
+		runs, errors, restarts, refused atomic.Uint64
 	}
 	closed atomic.Bool
 }
@@ -80,6 +86,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
+	// The token is the runtime's alone: neither the action nor the build
+	// inherits it, whatever the caller put in their environments.
+	opts.Env = withoutToken(opts.Env)
+	opts.Build.Env = withoutToken(opts.Build.Env)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -102,11 +112,16 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s; an action proxy serves POST /init and POST /run", r.URL.Path))
 	})
+	s.handler = s.mux
+	if opts.Token != "" {
+		s.handler = s.requireToken(s.mux)
+	}
 	return s, nil
 }
 
-// Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the HTTP handler. With Options.Token set it refuses
+// every request that does not carry the token (see token.go).
+func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) post(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -127,6 +142,7 @@ type Stats struct {
 	Runs        uint64 `json:"runs"`
 	Errors      uint64 `json:"errors"`
 	Restarts    uint64 `json:"restarts"`
+	Refused     uint64 `json:"refused"` // requests without the runtime token
 }
 
 // Stats returns the proxy's counters.
@@ -136,6 +152,7 @@ func (s *Server) Stats() Stats {
 		Runs:        s.stats.runs.Load(),
 		Errors:      s.stats.errors.Load(),
 		Restarts:    s.stats.restarts.Load(),
+		Refused:     s.stats.refused.Load(),
 	}
 	if p := s.live.Load(); p != nil {
 		st.Pid = p.Pid()

@@ -8,11 +8,15 @@
 //   - "crash": exits with status 3 without answering;
 //   - "env": answers {"env": the __OW_ and MARVEL_ variables};
 //   - "open": tries to read the file "file" and list the directory "dir",
-//     answering each error text ("" when it worked).
+//     answering each error text ("" when it worked);
+//   - "post": POSTs "body" to "url", with "auth" as its Authorization
+//     header when given, answering {"status", "reply"} or {"neterr"}.
 package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -65,6 +69,24 @@ func Main(args map[string]any) map[string]any {
 			_, err := os.ReadDir(str(args["dir"]))
 			return err
 		})
+	case "post":
+		req, err := http.NewRequest(http.MethodPost, str(args["url"]), strings.NewReader(str(args["body"])))
+		if err != nil {
+			return map[string]any{"error": "probe: " + err.Error()}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if a := str(args["auth"]); a != "" {
+			req.Header.Set("Authorization", a)
+		}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := c.Do(req)
+		if err != nil {
+			out["neterr"] = err.Error()
+			break
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		out["status"], out["reply"] = resp.StatusCode, string(b)
 	default:
 		return map[string]any{"error": "probe: unknown op " + op}
 	}
