@@ -25,6 +25,7 @@ import (
 	"github.com/marvel-serverless/marvel/hdfsbridge/internal/datanode"
 	"github.com/marvel-serverless/marvel/hdfsbridge/internal/namenode"
 	"github.com/marvel-serverless/marvel/hdfsbridge/internal/namesys"
+	"github.com/marvel-serverless/marvel/hdfsbridge/internal/peer"
 	"github.com/marvel-serverless/marvel/hdfsbridge/internal/rpc"
 	"github.com/marvel-serverless/marvel/hdfsbridge/internal/webhdfs"
 )
@@ -59,7 +60,16 @@ type Config struct {
 	SoftLimit, HardLimit time.Duration
 	// MaxFrameBytes bounds an RPC request (default 64 MiB).
 	MaxFrameBytes int
-	Logger        *slog.Logger
+	// TrustClaimedUsers turns peer credentials off: every client is the
+	// user it claims (Hadoop's SIMPLE authentication), isolated actions on
+	// this host included. By default a client on this host that runs as a
+	// namespace's isolation uid is that namespace's user whatever it
+	// claims (docs/hdfs.md, *Users and permissions*).
+	TrustClaimedUsers bool
+	// UIDFile is where `marvel runtime --isolate` records each namespace's
+	// uid; default Data/.uids (with only Root set, the .uids beside Root).
+	UIDFile string
+	Logger  *slog.Logger
 }
 
 // Bridge is a running bridge.
@@ -105,6 +115,23 @@ func Start(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{fs: fs, errs: make(chan error, 3)}
+	var auth *peers
+	if !cfg.TrustClaimedUsers {
+		uids := cfg.UIDFile
+		switch {
+		case uids != "":
+		case cfg.Data != "":
+			uids = filepath.Join(cfg.Data, peer.UIDFileName)
+		default:
+			uids = filepath.Join(filepath.Dir(root), peer.UIDFileName)
+		}
+		r, err := peer.New(peer.Options{UIDFile: uids})
+		if err != nil {
+			fs.Close()
+			return nil, fmt.Errorf("hdfsbridge: %w", err)
+		}
+		auth = &peers{r: r, fs: fs, lg: cfg.Logger}
+	}
 	fail := func(err error) (*Bridge, error) {
 		b.Close()
 		return nil, err
@@ -155,24 +182,32 @@ func Start(cfg Config) (*Bridge, error) {
 	if cfg.MaxFrameBytes > 0 {
 		opts.MaxFrameBytes = cfg.MaxFrameBytes
 	}
+	dnOpts := datanode.Options{FS: fs, Logger: cfg.Logger}
+	webOpts := webhdfs.Options{Logger: cfg.Logger}
+	if auth != nil {
+		opts.Authorize, dnOpts.PeerUser, webOpts.PeerUser = auth.rpcAuthorize, auth.dataNodeUser, auth.webUser
+	}
 	if b.nn, err = rpc.New(opts); err != nil {
 		return fail(err)
 	}
-	if b.dn, err = datanode.New(datanode.Options{FS: fs, Logger: cfg.Logger}); err != nil {
+	if b.dn, err = datanode.New(dnOpts); err != nil {
 		return fail(err)
 	}
 	b.serve("NameNode", func() error { return b.nn.Serve(nnLn) }, rpc.ErrServerClosed)
 	b.serve("DataNode", func() error { return b.dn.Serve(dnLn) }, datanode.ErrServerClosed)
 	if webLn != nil {
 		b.web = &http.Server{
-			Handler:           webhdfs.New(fs, webhdfs.Options{Logger: cfg.Logger}),
+			Handler:           webhdfs.New(fs, webOpts),
 			ReadHeaderTimeout: 30 * time.Second,
 			IdleTimeout:       5 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
 		}
+		if auth != nil {
+			b.web.ConnContext = auth.webConnContext
+		}
 		b.serve("WebHDFS", func() error { return b.web.Serve(webLn) }, http.ErrServerClosed)
 	}
-	cfg.Logger.Info("hdfs bridge started", "root", fs.Root(), "namenode", b.nnAddr.String(), "datanode", b.dnAddr.String(), "webhdfs", addrString(b.webAddr))
+	cfg.Logger.Info("hdfs bridge started", "root", fs.Root(), "namenode", b.nnAddr.String(), "datanode", b.dnAddr.String(), "webhdfs", addrString(b.webAddr), "peer_credentials", auth != nil)
 	return b, nil
 }
 

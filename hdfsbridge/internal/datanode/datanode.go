@@ -31,7 +31,16 @@ type Options struct {
 	// between ops, and bounds each blocked read or write; default 10 min
 	// (past Java's 60 s socket timeouts and 30 s heartbeats).
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// PeerUser, if set, names the one user a connection's peer may act as
+	// ("" when it is not known), or refuses the peer with an error. It is
+	// asked once, when the connection is accepted. A peer bound to a user
+	// may READ_BLOCK and BLOCK_CHECKSUM only blocks of files that user may
+	// read, and WRITE_BLOCK only files that user is writing
+	// (namesys.FS.BlockAccess); other ops and refused peers get
+	// ERROR_ACCESS_TOKEN, as a DataNode answers a bad block token. Peers
+	// of no known user are not checked: there are no block tokens.
+	PeerUser func(nc net.Conn) (string, error)
+	Logger   *slog.Logger
 }
 
 // Server serves DataTransferProtocol connections.
@@ -143,6 +152,7 @@ func (s *Server) serveConn(c net.Conn) {
 			s.opts.Logger.Warn("datanode: connection aborted by a fault", "remote", c.RemoteAddr().String(), "fault", fmt.Sprint(r))
 		}
 	}()
+	who := s.identify(c)
 	r := bufio.NewReaderSize(c, 64<<10)
 	for {
 		c.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
@@ -166,11 +176,11 @@ func (s *Server) serveConn(c net.Conn) {
 		var keep bool
 		switch op {
 		case transfer.OpReadBlock:
-			keep = s.readBlock(c, r, msg)
+			keep = s.readBlock(c, who, r, msg)
 		case transfer.OpWriteBlock:
-			keep = s.writeBlock(c, r, msg)
+			keep = s.writeBlock(c, who, r, msg)
 		case transfer.OpBlockChecksum:
-			keep = s.blockChecksum(c, msg)
+			keep = s.blockChecksum(c, who, msg)
 		}
 		if !keep {
 			return
@@ -190,7 +200,7 @@ func (s *Server) fail(c net.Conn, status pb.Status, format string, args ...any) 
 	return s.reply(c, transfer.ErrorOpResponse(status, msg))
 }
 
-func (s *Server) readBlock(c net.Conn, r *bufio.Reader, msg []byte) bool {
+func (s *Server) readBlock(c net.Conn, who peerUser, r *bufio.Reader, msg []byte) bool {
 	req, err := transfer.DecodeReadBlock(msg)
 	if err != nil {
 		return s.fail(c, pb.Status_ERROR_INVALID, "READ_BLOCK: %v", err)
@@ -198,6 +208,9 @@ func (s *Server) readBlock(c net.Conn, r *bufio.Reader, msg []byte) bool {
 	b := req.GetHeader().GetBaseHeader().GetBlock()
 	if b.GetPoolId() != s.opts.FS.PoolID() {
 		return s.fail(c, pb.Status_ERROR_INVALID, "READ_BLOCK: block pool %q is not this DataNode's (%s)", b.GetPoolId(), s.opts.FS.PoolID())
+	}
+	if err := who.access(s.opts.FS, int64(b.GetBlockId()), false); err != nil {
+		return s.fail(c, pb.Status_ERROR_ACCESS_TOKEN, "READ_BLOCK: %v", err)
 	}
 	v, err := s.opts.FS.ReadBlock(int64(b.GetBlockId()), b.GetGenerationStamp())
 	if err != nil {
@@ -226,7 +239,7 @@ func (s *Server) readBlock(c net.Conn, r *bufio.Reader, msg []byte) bool {
 	return true
 }
 
-func (s *Server) writeBlock(c net.Conn, r *bufio.Reader, msg []byte) bool {
+func (s *Server) writeBlock(c net.Conn, who peerUser, r *bufio.Reader, msg []byte) bool {
 	req, err := transfer.DecodeWriteBlock(msg)
 	if err != nil {
 		return s.fail(c, pb.Status_ERROR_INVALID, "WRITE_BLOCK: %v", err)
@@ -249,6 +262,9 @@ func (s *Server) writeBlock(c net.Conn, r *bufio.Reader, msg []byte) bool {
 		appendStage = true
 	default:
 		return s.fail(c, pb.Status_ERROR_UNSUPPORTED, "WRITE_BLOCK: stage %v is not served (pipeline recovery needs a second DataNode)", req.GetStage())
+	}
+	if err := who.access(s.opts.FS, int64(b.GetBlockId()), true); err != nil {
+		return s.fail(c, pb.Status_ERROR_ACCESS_TOKEN, "WRITE_BLOCK: %v", err)
 	}
 	minBytes := int64(req.GetMinBytesRcvd())
 	bw, err := s.opts.FS.WriteBlock(int64(b.GetBlockId()), req.GetHeader().GetClientName(), appendStage, minBytes)
@@ -287,7 +303,7 @@ func (s idleSink) WriteAt(p []byte, off int64) (int, error) {
 
 func (s idleSink) Sync() error { return s.bw.Sync() }
 
-func (s *Server) blockChecksum(c net.Conn, msg []byte) bool {
+func (s *Server) blockChecksum(c net.Conn, who peerUser, msg []byte) bool {
 	req, err := transfer.DecodeBlockChecksum(msg)
 	if err != nil {
 		return s.fail(c, pb.Status_ERROR_INVALID, "BLOCK_CHECKSUM: %v", err)
@@ -295,6 +311,9 @@ func (s *Server) blockChecksum(c net.Conn, msg []byte) bool {
 	b := req.GetHeader().GetBlock()
 	if t := req.GetBlockChecksumOptions().GetBlockChecksumType(); t != pb.BlockChecksumTypeProto_MD5CRC {
 		return s.fail(c, pb.Status_ERROR_UNSUPPORTED, "BLOCK_CHECKSUM: checksum type %v is not served (MD5CRC is)", t)
+	}
+	if err := who.access(s.opts.FS, int64(b.GetBlockId()), false); err != nil {
+		return s.fail(c, pb.Status_ERROR_ACCESS_TOKEN, "BLOCK_CHECKSUM: %v", err)
 	}
 	v, err := s.opts.FS.ReadBlock(int64(b.GetBlockId()), b.GetGenerationStamp())
 	if err != nil {
@@ -307,4 +326,37 @@ func (s *Server) blockChecksum(c net.Conn, msg []byte) bool {
 	}
 	md5sum, crcs := transfer.BlockChecksum(data)
 	return s.reply(c, transfer.ChecksumOpResponse(md5sum, crcs))
+}
+
+// peerUser is who a connection's peer may act as (Options.PeerUser).
+type peerUser struct {
+	bound bool         // the peer is bound to user
+	user  namesys.User // with its groups
+	err   error        // the peer is refused
+}
+
+func (s *Server) identify(c net.Conn) peerUser {
+	if s.opts.PeerUser == nil {
+		return peerUser{}
+	}
+	name, err := s.opts.PeerUser(c)
+	switch {
+	case err != nil:
+		s.opts.Logger.Info("datanode: peer refused", "remote", c.RemoteAddr().String(), "err", err)
+		return peerUser{err: err}
+	case name == "":
+		return peerUser{}
+	}
+	return peerUser{bound: true, user: s.opts.FS.UserOf(name)}
+}
+
+// access checks the peer's access to block id.
+func (p peerUser) access(fs *namesys.FS, id int64, write bool) error {
+	switch {
+	case p.err != nil:
+		return p.err
+	case !p.bound:
+		return nil
+	}
+	return fs.BlockAccess(p.user, id, write)
 }

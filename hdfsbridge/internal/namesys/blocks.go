@@ -350,7 +350,7 @@ func (fs *FS) Append(u User, p Path, holder string) (*FileStatus, *Block, error)
 		return nil, nil, ioErr("append", p.String(), err)
 	}
 	size := t.st.Size
-	of := &openFile{ino: t.ino(), path: p, holder: holder, bs: a.BlockSize, gs: a.GenStamp, fd: fd, last: (size+a.BlockSize-1)/a.BlockSize - 1}
+	of := &openFile{ino: t.ino(), path: p, holder: holder, user: u.Name, bs: a.BlockSize, gs: a.GenStamp, fd: fd, last: (size+a.BlockSize-1)/a.BlockSize - 1}
 	fs.addOpen(of)
 	t.a, t.hasA = a, true
 	st := fs.status(t, p.Name())
@@ -443,16 +443,66 @@ func (fs *FS) Truncate(u User, p Path, newLength int64, holder string) (bool, er
 	return true, nil
 }
 
+// BlockAccess checks that u may read (write false) or write (write true)
+// the block id, as the NameNode would have checked before handing the
+// block out: reading needs EXECUTE on every ancestor of the block's file
+// and READ on the file, found by its inode number at its last known path;
+// writing needs the file to be under construction by u (it created or
+// appended it; the DataNode checks the lease holder's client name too).
+// The superuser may do either. A refusal is an AccessControlException.
+func (fs *FS) BlockAccess(u User, id int64, write bool) error {
+	ino, _ := SplitBlockID(id)
+	if fs.IsSuperuser(u) {
+		return nil
+	}
+	if write {
+		of := fs.openOf(ino)
+		if of == nil || of.closed.Load() {
+			return fmt.Errorf("block %d: the file is not open for writing (closed, deleted or its lease recovered)", id)
+		}
+		if of.user != u.Name {
+			return newErr(ClassAccessControl, "Permission denied: user=%s, access=WRITE, block %d of %q is being written by %s", u.Name, id, fs.where(of).String(), of.user)
+		}
+		return nil
+	}
+	fd, rel, err := fs.locatePath(ino)
+	if err != nil {
+		return fmt.Errorf("block %d: no such block (the file was deleted or replaced; open it again)", id)
+	}
+	unix.Close(fd)
+	p, err := ParsePath(rel)
+	if err != nil {
+		return newErr(ClassAccessControl, "Permission denied: user=%s, access=READ, block %d is not at a path HDFS can name", u.Name, id)
+	}
+	w, err := fs.target(u, p)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	t := w.target()
+	if t.isDir() || t.ino() != ino {
+		// Renamed or replaced since: refuse rather than check another file.
+		return fmt.Errorf("block %d: no such block at %s any more (open the file again)", id, p)
+	}
+	return fs.check(u, t, p.String(), accR)
+}
+
 // locate finds the file of a block: by the last path the inode was seen
 // at, else by a search of the tree (a file an action wrote, or a path this
 // process has not seen). It returns an O_PATH descriptor of the file.
 func (fs *FS) locate(ino uint64) (int, error) {
+	fd, _, err := fs.locatePath(ino)
+	return fd, err
+}
+
+// locatePath is locate, with the path ("/a/b") it found the file at.
+func (fs *FS) locatePath(ino uint64) (int, string, error) {
 	fs.mapMu.Lock()
 	hint, ok := fs.paths[ino]
 	fs.mapMu.Unlock()
 	if ok {
 		if fd, err := fs.openIno(hint, ino); err == nil {
-			return fd, nil
+			return fd, hint, nil
 		}
 	}
 	var found string
@@ -475,20 +525,21 @@ func (fs *FS) locate(ino uint64) (int, error) {
 		return nil
 	})
 	if found == "" {
-		return -1, os.ErrNotExist
+		return -1, "", os.ErrNotExist
 	}
 	rel, err := filepath.Rel(fs.rootPath, found)
 	if err != nil {
-		return -1, err
+		return -1, "", err
 	}
-	fd, err := fs.openIno("/"+filepath.ToSlash(rel), ino)
+	p := "/" + filepath.ToSlash(rel)
+	fd, err := fs.openIno(p, ino)
 	if err == nil {
 		fs.mapMu.Lock()
 		fs.boundHints()
-		fs.paths[ino] = "/" + filepath.ToSlash(rel)
+		fs.paths[ino] = p
 		fs.mapMu.Unlock()
 	}
-	return fd, err
+	return fd, p, err
 }
 
 func (fs *FS) openIno(p string, ino uint64) (int, error) {
@@ -619,8 +670,9 @@ func (fs *FS) WriteBlock(id int64, holder string, appendStage bool, minBytes int
 	if of == nil || of.closed.Load() {
 		return nil, fmt.Errorf("block %d: the file is not open for writing (closed, deleted or its lease recovered)", id)
 	}
-	if holder != "" && of.holder != holder {
-		return nil, fmt.Errorf("block %d: client %s does not hold the lease (%s does)", id, holder, of.holder)
+	if of.holder != holder {
+		// An empty client name is no wildcard: only the lease holder writes.
+		return nil, newErr(ClassLeaseExpired, "block %d: client %q does not hold the lease of %s (%s does)", id, holder, fs.where(of), of.holder)
 	}
 	of.mu.Lock()
 	defer of.mu.Unlock()

@@ -323,7 +323,7 @@ func (fs *FS) Create(u User, p Path, o CreateOptions) (*FileStatus, error) {
 		return nil, ioErr("create", p.String(), err)
 	}
 	n := &inode{fd: fd, st: st, a: a, hasA: true, owner: a.Owner, group: a.Group}
-	fs.addOpen(&openFile{ino: st.Ino, path: p, holder: o.Holder, bs: bs, gs: gs, fd: fd, last: -1})
+	fs.addOpen(&openFile{ino: st.Ino, path: p, holder: o.Holder, user: u.Name, bs: bs, gs: gs, fd: fd, last: -1})
 	return fs.status(n, p.Name()), nil
 }
 

@@ -25,6 +25,7 @@ type openFile struct {
 	ino    uint64
 	path   Path // where it was last seen; guarded by FS.mapMu (see where)
 	holder string
+	user   string // the HDFS user who created or appended it
 	bs     int64
 	gs     uint64
 	fd     int   // O_RDWR, for the DataNode's writes and the final fsync

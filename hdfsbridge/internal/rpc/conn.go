@@ -45,6 +45,9 @@ const (
 	stateSASL    connState = iota // preamble asked for SASL: NEGOTIATE or INITIATE next
 	stateContext                  // the connection context (callId -3) next
 	stateReady                    // calls
+	// stateRefused: Options.Authorize refused the context's user; the next
+	// frame is answered with the refusal (see connectionContext).
+	stateRefused
 )
 
 // Conn is one client connection. Method.Call receives it to learn who is
@@ -66,6 +69,7 @@ type Conn struct {
 	user     string
 	protocol string
 	clientID []byte
+	refused  *failure // Options.Authorize's refusal, in stateRefused
 
 	wmu sync.Mutex // serialises writes to nc: one reply is one Write
 }
@@ -204,6 +208,12 @@ func (c *Conn) readFrame() ([]byte, error) {
 // any FATAL reply has been sent).
 func (c *Conn) handleFrame(ctx context.Context, frame []byte) error {
 	hdr, rh, body, perr := parseCall(frame)
+	if c.state == stateRefused {
+		if hdr == nil {
+			return c.fail(callIDConnectionContext, retryUnknown, c.clientID, c.refused)
+		}
+		return c.failCall(hdr, c.refused)
+	}
 	if hdr == nil {
 		return c.fail(callIDUnknown, retryUnknown, nil, fatal(fatalDeserializing, classRpcServerException,
 			"Error decoding RpcRequestHeaderProto: "+perr.Error(), perr))
@@ -297,6 +307,23 @@ func (c *Conn) connectionContext(hdr *hadooppb.RpcRequestHeaderProto, body []byt
 	if user == "" {
 		return c.failCall(hdr, fatal(fatalUnauthorized, classAccessControl, "Connection context names no user",
 			fmt.Errorf("%w: connection context names no user", ErrUnauthorized)))
+	}
+	if auth := c.srv.opts.Authorize; auth != nil {
+		if err := auth(c.nc, user, cc.GetUserInfo().GetRealUser()); err != nil {
+			// Hadoop answers the context itself (callId -3). Clients send
+			// their first call right behind the context without waiting,
+			// and colinmarc/hdfs drops a reply to -3 as "unexpected
+			// sequence number" without its text; Java closes the
+			// connection with the RemoteException whichever callId a
+			// FATAL reply carries. So the refusal answers the next frame,
+			// the first call, and every client reports it.
+			c.refused = fatal(fatalUnauthorized, classAuthorization, err.Error(),
+				fmt.Errorf("%w: %w", ErrUnauthorized, err))
+			c.clientID = bytes.Clone(hdr.GetClientId())
+			c.state = stateRefused
+			c.lg.Info("connection refused", "claimed_user", user, "err", err)
+			return nil
+		}
 	}
 	c.user, c.protocol, c.clientID = user, protocol, bytes.Clone(hdr.GetClientId())
 	c.state = stateReady

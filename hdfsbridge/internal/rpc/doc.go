@@ -47,7 +47,10 @@
 //	                           |  INITIATE SIMPLE: no reply
 //	                           +  INITIATE KERBEROS/TOKEN/...: FATAL_UNAUTHORIZED, close
 //
-// Pings are accepted in every state after the preamble. A call before the
+// A context whose user Options.Authorize refuses gets no reply; the next
+// frame, whatever it is, is answered FATAL FATAL_UNAUTHORIZED
+// AuthorizationException, then the connection closes. Pings are accepted in
+// every other state after the preamble. A call before the
 // context, a second context, a context during SASL, an unknown negative
 // callId, a missing or unsupported rpcOp or rpcKind, or an RPC header that
 // does not decode is FATAL, as in Hadoop's Server.java. RPC_CLOSE_CONNECTION
@@ -90,7 +93,14 @@
 //
 //   - Authentication is SIMPLE only: the user is whatever the connection
 //     context claims (effectiveUser, else realUser), and proxy users are not
-//     checked against hadoop.proxyuser rules. Kerberos (GSSAPI) and
+//     checked against hadoop.proxyuser rules. Options.Authorize may refuse
+//     a claim when the connection is set up (the bridge does, for isolated
+//     actions on this host: hdfsbridge/internal/peer); the refusal is FATAL
+//     FATAL_UNAUTHORIZED AuthorizationException, sent in answer to the
+//     frame after the context (the client's first call) rather than to the
+//     context's callId -3 as Hadoop does, since colinmarc/hdfs reports a
+//     reply to -3 only as "unexpected sequence number" (Java clients close
+//     the connection with the exception either way). Kerberos (GSSAPI) and
 //     delegation-token (DIGEST-MD5) SASL are refused with a FATAL
 //     AccessControlException naming the mechanism; a client that insists on
 //     them cannot connect.

@@ -38,7 +38,8 @@ var (
 	ErrNoSuchProtocol = errors.New("rpc: no such protocol")
 	// ErrNoSuchMethod: a call names a method not in Options.Methods.
 	ErrNoSuchMethod = errors.New("rpc: no such method")
-	// ErrUnauthorized: the connection context names no user.
+	// ErrUnauthorized: the connection context names no user, or
+	// Options.Authorize refused the user it names.
 	ErrUnauthorized = errors.New("rpc: unauthorized")
 	// ErrHandler: a Method.Call panicked or returned no response.
 	ErrHandler = errors.New("rpc: method handler failed")

@@ -21,6 +21,7 @@ const (
 	classVersionMismatch    = "org.apache.hadoop.ipc.RPC$VersionMismatch"
 	classIpcException       = "org.apache.hadoop.ipc.IpcException"
 	classAccessControl      = "org.apache.hadoop.security.AccessControlException"
+	classAuthorization      = "org.apache.hadoop.security.authorize.AuthorizationException"
 	classSaslException      = "javax.security.sasl.SaslException"
 )
 

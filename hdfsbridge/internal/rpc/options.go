@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -54,6 +55,14 @@ type Options struct {
 	// clients renew their lease every second, so only dead peers idle.
 	// Default 10 minutes; 0 means the default.
 	IdleTimeout time.Duration
+	// Authorize, if set, is asked once per connection, when the connection
+	// context arrives, whether nc may act as user (the context's effective
+	// user) on behalf of realUser (its real user; "" if none). An error
+	// refuses the connection as Hadoop's Server.authorizeConnection does:
+	// FATAL_UNAUTHORIZED, org.apache.hadoop.security.authorize.
+	// AuthorizationException with the error's text, then close. nil
+	// believes every claim (SIMPLE authentication).
+	Authorize func(nc net.Conn, user, realUser string) error
 	// Logger receives structured logs; nil is silent.
 	Logger *slog.Logger
 }

@@ -87,7 +87,11 @@
 // whoever user.name names, and "dr.who" (Hadoop's static anonymous user)
 // when it is absent or empty. A name must match Hadoop's default pattern
 // ^[A-Za-z_][A-Za-z0-9._-]*[$]?$; doas naming anyone else is refused (no
-// proxy users are configured). Groups come from the namespace
+// proxy users are configured). Options.PeerUser may bind a connection to
+// one user (the bridge binds an isolated action on this host to its
+// namespace's user, hdfsbridge/internal/peer): user.name then defaults to
+// that user, and naming anyone else, in user.name or doas, is 403
+// AuthorizationException. Groups come from the namespace
 // (namesys.FS.UserOf), and every permission check is the namespace's.
 //
 // # Errors

@@ -209,13 +209,26 @@ func (q query) principal(name string) (string, error) {
 
 // user is the caller's name: user.name, "dr.who" (Hadoop's static
 // anonymous user) when absent or empty.
-func (q query) user() (string, error) {
+func (q query) user() (string, error) { return q.userAs("") }
+
+// userAs is user for a connection whose peer may act only as bound ("" when
+// it may claim anyone): an absent user.name stands for bound, and a
+// user.name or doas naming anyone else is refused (AuthorizationException).
+func (q query) userAs(bound string) (string, error) {
 	name := q.get("user.name")
-	if name == "" {
+	switch {
+	case name == "" && bound != "":
+		name = bound // the namespace's name, which need not match the pattern
+	case name == "":
 		name = anonymousUser
+		fallthrough
+	default:
+		if len(name) > maxUserBytes || !userPattern.MatchString(name) {
+			return "", errf(classIllegalArgument, "Invalid value: \"user.name\" = %s does not belong to the domain %s", quoteForMessage(name), userPattern)
+		}
 	}
-	if len(name) > maxUserBytes || !userPattern.MatchString(name) {
-		return "", errf(classIllegalArgument, "Invalid value: \"user.name\" = %s does not belong to the domain %s", quoteForMessage(name), userPattern)
+	if bound != "" && name != bound {
+		return "", errf(classAuthorization, "User: %s is not allowed to act as %s: this connection's peer may act only as %s", bound, quoteForMessage(name), bound)
 	}
 	if doas := q.get("doas"); doas != "" && doas != name {
 		return "", errf(classAuthorization, "User: %s is not allowed to impersonate %s", name, quoteForMessage(doas))

@@ -23,6 +23,12 @@ type Options struct {
 	// MaxBodyBytes bounds a CREATE/APPEND body; 0 = no bound beyond the
 	// file system. Bodies are streamed, never buffered whole.
 	MaxBodyBytes int64
+	// PeerUser, if set, names the one user the request's peer may act as
+	// ("" when it may claim anyone), or refuses the peer with an error. A
+	// bound peer's request without user.name is that user's; one whose
+	// user.name or doas names another user, or a refused peer's, fails
+	// with 403 AuthorizationException. nil believes every claim.
+	PeerUser func(r *http.Request) (string, error)
 }
 
 // Server serves WebHDFS over a namespace.
@@ -31,13 +37,14 @@ type Server struct {
 	dataURL string
 	log     *slog.Logger
 	maxBody int64
+	peer    func(r *http.Request) (string, error)
 
 	faults atomic.Int64 // mapping faults survived (a file truncated while read)
 }
 
 // New returns a Server of fs.
 func New(fs *namesys.FS, opts Options) *Server {
-	s := &Server{fs: fs, dataURL: strings.TrimRight(opts.DataURL, "/"), log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	s := &Server{fs: fs, dataURL: strings.TrimRight(opts.DataURL, "/"), log: opts.Logger, maxBody: opts.MaxBodyBytes, peer: opts.PeerUser}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -203,7 +210,13 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request) (*call, opSpec, e
 	if c.p, err = namesys.ParsePath(rest); err != nil {
 		return c, opSpec{}, err
 	}
-	uname, err := q.user()
+	bound := ""
+	if s.peer != nil {
+		if bound, err = s.peer(r); err != nil {
+			return c, opSpec{}, errf(classAuthorization, "%s", err.Error())
+		}
+	}
+	uname, err := q.userAs(bound)
 	if err != nil {
 		return c, opSpec{}, err
 	}
