@@ -28,9 +28,16 @@ type run struct {
 // When an attempt fails because shuffle inputs were missing or corrupt,
 // lost (if not nil) is called with their keys before the next attempt: it
 // reruns the map tasks that wrote them.
+//
+// A failing stage starts no more attempts, but it waits for the attempts
+// in flight (they run on the server whether or not the driver waits, and
+// end by their time limit) and does not accept their results: so when the
+// job's cleanup runs, no task of it is still writing shuffle data or a
+// temporary output, and nothing more is committed.
 func (r *run) stage(ctx context.Context, phase mapreduce.Phase, n int,
 	task func(i, attempt int) mapreduce.Task, accept func(i int, result json.RawMessage) error,
 	lost func(ctx context.Context, keys []string) error) error {
+	parent := ctx // attempts in flight run until they end, or parent is done
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -45,7 +52,10 @@ func (r *run) stage(ctx context.Context, phase mapreduce.Phase, n int,
 				t := task(i, attempt)
 				t.Fail = r.job.Fail[string(phase)+"/"+strconv.Itoa(i)]
 				t0 := time.Now()
-				raw, id, err := r.invoke(ctx, &t)
+				raw, id, err := r.invoke(parent, &t)
+				if err == nil && ctx.Err() != nil {
+					return // the stage failed meanwhile: commit nothing more
+				}
 				if err == nil {
 					err = accept(i, raw)
 				}
@@ -69,7 +79,7 @@ func (r *run) stage(ctx context.Context, phase mapreduce.Phase, n int,
 				last = err
 				var in *inputError
 				if lost != nil && retrying && errors.As(err, &in) {
-					if lerr := lost(ctx, in.keys); lerr != nil {
+					if lerr := lost(parent, in.keys); lerr != nil {
 						last = fmt.Errorf("%w; rerunning the maps that wrote its inputs: %w", err, lerr)
 						if ctx.Err() == nil {
 							cancel(fmt.Errorf("%s task %d failed: %w", phase, i, last))
