@@ -224,7 +224,11 @@ func (c *collector) sentinelLocked(s stream) {
 		c.owed[s]--
 		return
 	}
-	if w := c.cur; w != nil && w.run && w.open[s] {
+	// A given-up run's marker may have closed the stream before its
+	// sentinel came (the runtime writes it once it has stopped the
+	// activation): the sentinel is still its, and abandon must not leave a
+	// debt that the next run's sentinel would pay with its output.
+	if w := c.cur; w != nil && w.run && !w.sentinel[s] && (w.open[s] || w.given) {
 		w.sentinel[s], w.open[s] = true, false
 		c.notifyLocked()
 		return

@@ -215,6 +215,29 @@ func TestCollectorRouting(t *testing.T) {
 		assert.Equal(t, []string{"stdout: idle"}, collectorTexts(lines))
 	})
 
+	t.Run("an abandoned run's sentinels read after its marker, before abandon, pay its debt", func(t *testing.T) {
+		// The runtime noticed the caller leave and wrote the sentinels
+		// just after the marker; the reader took them before abandon.
+		c := newC()
+		w := c.begin(true, 1<<20)
+		c.add(stdout, out("a"))
+		c.giveUp(w)
+		c.add(stdout, marker(w.seq))
+		c.add(stderr, marker(w.seq))
+		require.True(t, c.wait(w, time.Second))
+		c.add(stdout, sentinel)
+		c.add(stderr, sentinel)
+		lines, _ := c.abandon(w, true)
+		assert.Equal(t, []string{"stdout: a"}, collectorTexts(lines))
+		w = c.begin(true, 1<<20)
+		c.add(stdout, out("new"))
+		c.add(stdout, sentinel)
+		c.add(stderr, sentinel)
+		require.True(t, c.wait(w, time.Second))
+		lines, _ = c.end(w)
+		assert.Equal(t, []string{"stdout: new"}, collectorTexts(lines), "the next run's output is its own, not dropped as the old run's")
+	})
+
 	t.Run("a run abandoned before it was sent owes nothing", func(t *testing.T) {
 		c := newC()
 		w := c.begin(true, 1<<20)
