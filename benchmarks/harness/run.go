@@ -40,7 +40,10 @@ const (
 // the redis and S3 servers the stores need, generates the inputs, deploys
 // the task action, warms its instances, then runs every workload on every
 // store, Repeat times, interleaved (for each repetition, for each
-// workload, for each store) so that drift hits every store alike. Every
+// workload, for each store, the stores' order rotated by one each
+// repetition) so that drift, and what one job leaves the next (page cache
+// to write back, freed memory the VM must back again), hit every store
+// alike. Every
 // output is checked against the first store's output of its workload
 // (byte-identical; sort is also validated against its input), then
 // removed.
@@ -304,7 +307,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	seq := 0
 	for r := 1; r <= o.Repeat; r++ {
 		for _, w := range o.Workloads {
-			for _, s := range o.Stores {
+			for _, s := range rotate(o.Stores, r-1) {
 				seq++
 				res, out, err := b.runOne(ctx, seq, total, r, w, b.stores[s])
 				if err != nil {
@@ -322,6 +325,15 @@ func (b *bench) runAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// rotate returns stores rotated left by k: repetition r starts with store
+// (r-1) mod n, so that no store always runs first or always follows the
+// same one. The first repetition keeps the given order (its first store's
+// outputs are the reference).
+func rotate(stores []string, k int) []string {
+	k %= len(stores)
+	return append(slices.Clone(stores[k:]), stores[:k]...)
 }
 
 // runOne runs workload w on store sc, checks its output and removes it.

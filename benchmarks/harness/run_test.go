@@ -65,13 +65,16 @@ func TestRunTiny(t *testing.T) {
 	require.Contains(t, rep.Storage.Summary, "PMEM emulated on")
 	require.Contains(t, rep.Storage.Summary, "with fsync")
 
-	// Interleaved: repetition, then workload, then store.
+	// Interleaved: repetition, then workload, then store, the stores'
+	// order rotated by one each repetition.
 	require.Len(t, rep.Runs, 2*len(workloads)*len(stores))
 	i := 0
 	digests := map[string]string{}
 	for r := 1; r <= 2; r++ {
+		k := (r - 1) % len(stores)
+		order := append(append([]string{}, stores[k:]...), stores[:k]...)
 		for _, w := range workloads {
-			for _, s := range stores {
+			for _, s := range order {
 				run := rep.Runs[i]
 				i++
 				require.Equal(t, i, run.Seq)

@@ -48,8 +48,8 @@ func (a *app) benchCommand() *cobra.Command {
 single-node stack in this process over --data (by default a new directory on
 /dev/shm, removed afterwards), a real redis-server and a real S3 server
 (MinIO) as the stores need, generates the inputs (deterministic), and runs
-every workload × store --repeat times, interleaved so that drift hits every
-store alike. Every output is checked against the first store's output of its
+every workload × store --repeat times, interleaved (the stores' order rotated
+each repetition) so that drift hits every store alike. Every output is checked against the first store's output of its
 workload, byte for byte (sort also TeraValidate-style against its input); a
 difference fails the command.
 
