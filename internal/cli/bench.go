@@ -49,9 +49,10 @@ single-node stack in this process over --data (by default a new directory on
 /dev/shm, removed afterwards), a real redis-server and a real S3 server
 (MinIO) as the stores need, generates the inputs (deterministic), and runs
 every workload × store --repeat times, interleaved (the stores' order rotated
-each repetition) so that drift hits every store alike. Every output is checked against the first store's output of its
-workload, byte for byte (sort also TeraValidate-style against its input); a
-difference fails the command.
+each repetition) so that drift hits every store alike. Every output is
+checked against the first store's output of its workload, byte for byte
+(sort also TeraValidate-style against its input); a difference fails the
+command.
 
 PMEM is emulated on tmpfs (DRAM) here; the disk store writes and fsyncs files
 on ext4 under --scratch (default /var/tmp); redis runs without persistence;
