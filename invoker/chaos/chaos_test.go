@@ -613,7 +613,7 @@ func (m *monkey) strike(kind string) string {
 	var cands []proc
 	for i, p := range tr.procs {
 		switch {
-		case kind == kindRuntime && tr.depth[i] == 1 && strings.Contains(p.cmdline, " runtime"):
+		case kind == kindRuntime && tr.depth[i] == 1 && strings.Contains(p.Cmdline, " runtime"):
 			cands = append(cands, p)
 		case kind == kindAction && tr.depth[i] >= 2:
 			cands = append(cands, p)
@@ -624,11 +624,11 @@ func (m *monkey) strike(kind string) string {
 		return "none running"
 	}
 	p := cands[m.pick.IntN(len(cands))]
-	if !p.alive() {
+	if !p.Alive() {
 		m.missed[kind]++
 		return "it exited first"
 	}
-	if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
 		m.missed[kind]++
 		return err.Error()
 	}

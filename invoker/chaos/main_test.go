@@ -1,8 +1,6 @@
 package chaos
 
 import (
-	"archive/zip"
-	"bytes"
 	"encoding/base64"
 	"flag"
 	"fmt"
@@ -61,30 +59,11 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "chaos: %v\n", err)
 		return 1
 	}
-	z, err := zipExec(b)
+	z, err := testbin.ZipExec(b)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "chaos: zip the counter: %v\n", err)
 		return 1
 	}
 	counterZip = base64.StdEncoding.EncodeToString(z)
 	return m.Run()
-}
-
-// zipExec returns a zip holding body as exec (mode 0755) at its root.
-func zipExec(body []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "exec", Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(body); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

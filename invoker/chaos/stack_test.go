@@ -221,7 +221,7 @@ func waitGone(procs []proc) error {
 	for {
 		var left []proc
 		for _, p := range procs {
-			if p.alive() {
+			if p.Alive() {
 				left = append(left, p)
 			}
 		}
@@ -230,7 +230,7 @@ func waitGone(procs []proc) error {
 		}
 		if time.Now().After(deadline) {
 			for _, p := range left {
-				syscall.Kill(p.pid, syscall.SIGKILL)
+				syscall.Kill(p.PID, syscall.SIGKILL)
 			}
 			return fmt.Errorf("%d processes still alive %v later (killed them now): %v", len(left), goneTimeout, left)
 		}

@@ -15,8 +15,6 @@
 package e2e
 
 import (
-	"archive/zip"
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -87,30 +85,11 @@ func setup(tmp string) error {
 		if err != nil {
 			return err
 		}
-		z, err := zipExec(b)
+		z, err := testbin.ZipExec(b)
 		if err != nil {
 			return err
 		}
 		actionZip[name] = base64.StdEncoding.EncodeToString(z)
 	}
 	return nil
-}
-
-// zipExec returns a zip holding body as exec (mode 0755) at its root.
-func zipExec(body []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "exec", Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(body); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

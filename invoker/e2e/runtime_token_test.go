@@ -52,13 +52,13 @@ func TestRuntimeToken(t *testing.T) {
 	// spy's own, with the port it listens on.
 	targets := map[int]int{} // runtime pid → port
 	for _, pid := range s.instancePids() {
-		if pid == spyProc.ppid {
+		if pid == spyProc.PPID {
 			continue
 		}
 		targets[pid] = listeningPort(t, pid)
 	}
 	if len(targets) != 2 {
-		t.Fatalf("want guest's two instances (counter, probe) besides the spy's (%d), found %v among %v", spyProc.ppid, targets, s.instancePids())
+		t.Fatalf("want guest's two instances (counter, probe) besides the spy's (%d), found %v among %v", spyProc.PPID, targets, s.instancePids())
 	}
 
 	// What would run guest's counter: the identity matches its region.

@@ -1,19 +1,19 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // Bounds of the waits on the server's processes.
@@ -224,7 +224,7 @@ func (s *standalone) checkNoneLeft(tree []proc) {
 		}
 		if time.Now().After(deadline) {
 			for _, p := range left {
-				syscall.Kill(p.pid, syscall.SIGKILL)
+				syscall.Kill(p.PID, syscall.SIGKILL)
 			}
 			s.t.Errorf("%d processes of marvel standalone are still alive %v after it exited: %v\n%s", len(left), goneTimeout, left, tail(s.output(), 6000))
 			return
@@ -239,16 +239,16 @@ func (s *standalone) leftovers(tree []proc) []proc {
 	var left []proc
 	seen := map[int]bool{}
 	for _, p := range tree {
-		if p.alive() {
+		if p.Alive() {
 			left = append(left, p)
-			seen[p.pid] = true
+			seen[p.PID] = true
 		}
 	}
 	for _, p := range allProcs() {
-		if seen[p.pid] || p.pid == os.Getpid() || p.state == "Z" {
+		if seen[p.PID] || p.PID == os.Getpid() || p.State == "Z" {
 			continue
 		}
-		if strings.Contains(p.cmdline, s.data) || strings.Contains(p.cmdline, s.tmp) {
+		if strings.Contains(p.Cmdline, s.data) || strings.Contains(p.Cmdline, s.tmp) {
 			left = append(left, p)
 		}
 	}
@@ -268,69 +268,21 @@ func (s *standalone) cleanup() {
 func (s *standalone) instancePids() []int {
 	var out []int
 	for _, p := range allProcs() {
-		if p.ppid == s.pid() && p.state != "Z" {
-			out = append(out, p.pid)
+		if p.PPID == s.pid() && p.State != "Z" {
+			out = append(out, p.PID)
 		}
 	}
 	return out
 }
 
 // proc is a process seen in /proc.
-type proc struct {
-	pid, ppid int
-	state     string
-	start     uint64 // in clock ticks after boot: tells a reused pid apart
-	cmdline   string // arguments joined by spaces
-}
+type proc = testbin.Proc
 
-func (p proc) String() string { return fmt.Sprintf("%d(%s)%q", p.pid, p.state, p.cmdline) }
-
-// alive reports whether p still runs (it exists, is the same process, and
-// is not a zombie).
-func (p proc) alive() bool {
-	q, ok := readProc(p.pid)
-	return ok && q.start == p.start && q.state != "Z"
-}
-
-// readProc reads /proc/PID.
-func readProc(pid int) (proc, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return proc{}, false
-	}
-	// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-	st := string(b)
-	i := strings.LastIndexByte(st, ')')
-	if i < 0 {
-		return proc{}, false
-	}
-	f := strings.Fields(st[i+1:])
-	if len(f) < 20 {
-		return proc{}, false
-	}
-	p := proc{pid: pid, state: f[0]}
-	p.ppid, _ = strconv.Atoi(f[1])
-	p.start, _ = strconv.ParseUint(f[19], 10, 64) // field 22 of stat
-	cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	p.cmdline = string(bytes.ReplaceAll(bytes.TrimRight(cl, "\x00"), []byte{0}, []byte{' '}))
-	return p, true
-}
-
-// allProcs lists the processes in /proc.
-func allProcs() []proc {
-	ents, _ := os.ReadDir("/proc")
-	var out []proc
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if p, ok := readProc(pid); ok {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+// readProc and allProcs read /proc.
+var (
+	readProc = testbin.ReadProc
+	allProcs = testbin.AllProcs
+)
 
 // descendants returns the live processes below pid (children,
 // grandchildren...).
@@ -338,7 +290,7 @@ func descendants(pid int) []proc {
 	all := allProcs()
 	kids := map[int][]proc{}
 	for _, p := range all {
-		kids[p.ppid] = append(kids[p.ppid], p)
+		kids[p.PPID] = append(kids[p.PPID], p)
 	}
 	var out []proc
 	queue := []int{pid}
@@ -346,10 +298,10 @@ func descendants(pid int) []proc {
 		n := queue[0]
 		queue = queue[1:]
 		for _, k := range kids[n] {
-			if k.state != "Z" {
+			if k.State != "Z" {
 				out = append(out, k)
 			}
-			queue = append(queue, k.pid)
+			queue = append(queue, k.PID)
 		}
 	}
 	return out
@@ -359,7 +311,7 @@ func descendants(pid int) []proc {
 func waitGone(t testing.TB, p proc) {
 	t.Helper()
 	deadline := time.Now().Add(goneTimeout)
-	for p.alive() {
+	for p.Alive() {
 		if time.Now().After(deadline) {
 			t.Fatalf("process %v is still alive %v after it was killed", p, goneTimeout)
 		}

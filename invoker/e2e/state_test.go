@@ -55,11 +55,11 @@ func TestStateSurvives(t *testing.T) {
 		t.Fatalf("marvel standalone (pid %d) has children %v, want one runtime instance", s.pid(), pids)
 	}
 	rt, ok := readProc(pids[0])
-	if !ok || !strings.Contains(rt.cmdline, " runtime ") {
+	if !ok || !strings.Contains(rt.Cmdline, " runtime ") {
 		t.Fatalf("the child %v is not a marvel runtime", rt)
 	}
-	actionProcs := descendants(rt.pid)
-	if err := syscall.Kill(rt.pid, syscall.SIGKILL); err != nil {
+	actionProcs := descendants(rt.PID)
+	if err := syscall.Kill(rt.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, rt)
@@ -84,8 +84,8 @@ func TestStateSurvives(t *testing.T) {
 			t.Fatalf("%d invokes failed after the runtime instance was killed", failed)
 		}
 	}
-	if now := s.instancePids(); len(now) != 1 || now[0] == rt.pid {
-		t.Errorf("after the kill the runtime instances are %v (the killed one was %d)", now, rt.pid)
+	if now := s.instancePids(); len(now) != 1 || now[0] == rt.PID {
+		t.Errorf("after the kill the runtime instances are %v (the killed one was %d)", now, rt.PID)
 	}
 	last++
 	acked[s.mustCount(t, "counter", last)] = last
