@@ -3,6 +3,7 @@ package records
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"hash/fnv"
@@ -188,13 +189,18 @@ func TestKill9(t *testing.T) {
 		for _, aid := range acked {
 			require.True(t, kept[aid], "kill %d: acknowledged record %s lost", iter, aid)
 		}
-		counter, err := s.GetAction("guest", "counter", true)
-		require.NoError(t, err)
 		var n int
-		require.NoError(t, json.Unmarshal(counter.Annotations.Get("count"), &n))
-		require.GreaterOrEqual(t, n, lastCount, "acknowledged action update lost")
-		require.LessOrEqual(t, n, lastCount+1)
-		require.Equal(t, kill9Code(n), *counter.Exec.Code)
+		counter, err := s.GetAction("guest", "counter", true)
+		if lastCount == 0 && errors.Is(err, ErrNotFound) {
+			// Killed before the counter's first update was acknowledged:
+			// the action need not exist yet.
+		} else {
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(counter.Annotations.Get("count"), &n))
+			require.GreaterOrEqual(t, n, lastCount, "acknowledged action update lost")
+			require.LessOrEqual(t, n, lastCount+1)
+			require.Equal(t, kill9Code(n), *counter.Exec.Code)
+		}
 		lastCount = n
 		st := s.Stats()
 		require.NoError(t, s.checkIndex())
