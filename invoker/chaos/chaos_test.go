@@ -12,17 +12,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-	"unicode"
 
 	"github.com/colinmarc/hdfs/v2"
 
+	"github.com/marvel-serverless/marvel/internal/mrref"
 	"github.com/marvel-serverless/marvel/invoker/client"
 	"github.com/marvel-serverless/marvel/invoker/whisk"
 	"github.com/marvel-serverless/marvel/mapreduce"
@@ -653,41 +652,12 @@ func writeInput(t *testing.T, s *stack, rel string, gen func(*bytes.Buffer) erro
 	return b.Bytes()
 }
 
-// refWordCount is wordcount computed independently: "word\tcount" lines
-// sorted.
-func refWordCount(text []byte) []string {
-	counts := map[string]int{}
-	for _, w := range strings.FieldsFunc(string(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
-		counts[strings.ToLower(w)]++
-	}
-	out := make([]string, 0, len(counts))
-	for k, n := range counts {
-		out = append(out, fmt.Sprintf("%s\t%d", k, n))
-	}
-	sort.Strings(out)
-	return out
-}
-
-// refSort is the sort computed independently: the 100-byte records in the
-// order of their 10-byte keys.
-func refSort(recs []byte) []byte {
-	var rs [][]byte
-	for off := 0; off+100 <= len(recs); off += 100 {
-		rs = append(rs, recs[off:off+100])
-	}
-	slices.SortStableFunc(rs, func(a, b []byte) int { return bytes.Compare(a[:10], b[:10]) })
-	return bytes.Join(rs, nil)
-}
-
-// lines splits "k\tv\n" output into sorted lines.
-func lines(b []byte) []string {
-	l := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(l) == 1 && l[0] == "" {
-		return []string{}
-	}
-	sort.Strings(l)
-	return l
-}
+// The references are computed independently of package mapreduce.
+var (
+	refWordCount = mrref.WordCount
+	refSort      = mrref.Sort
+	lines        = mrref.Lines
+)
 
 func abbreviate(s string, n int) string {
 	if len(s) > n {

@@ -10,17 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-	"unicode"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/marvel-serverless/marvel/internal/mrref"
 	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/marvel-serverless/marvel/invoker/client"
 	"github.com/marvel-serverless/marvel/invoker/whisk"
@@ -122,55 +119,13 @@ func (s *stack) output(t *testing.T, res driver.Result) []byte {
 	return out
 }
 
-// refCounts is wordcount (or grep) computed independently: a map of
-// counts, rendered "key\tcount\n" sorted by key.
-func refCounts(counts map[string]int) []string {
-	lines := make([]string, 0, len(counts))
-	for k, n := range counts {
-		lines = append(lines, fmt.Sprintf("%s\t%d", k, n))
-	}
-	sort.Strings(lines)
-	return lines
-}
-
-func refWordCount(text []byte) []string {
-	counts := map[string]int{}
-	for _, w := range strings.FieldsFunc(string(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
-		counts[strings.ToLower(w)]++
-	}
-	return refCounts(counts)
-}
-
-func refGrep(text []byte, pattern string) []string {
-	re := regexp.MustCompile(pattern)
-	counts := map[string]int{}
-	for _, line := range strings.Split(string(text), "\n") {
-		for _, m := range re.FindAllString(line, -1) {
-			counts[m]++
-		}
-	}
-	return refCounts(counts)
-}
-
-func refSort(recs []byte) []byte {
-	var rs [][]byte
-	for off := 0; off+100 <= len(recs); off += 100 {
-		rs = append(rs, recs[off:off+100])
-	}
-	slices.SortStableFunc(rs, func(a, b []byte) int { return bytes.Compare(a[:10], b[:10]) })
-	return bytes.Join(rs, nil)
-}
-
-// lines splits "k\tv\n" output into sorted lines (the parts are each
-// sorted; their union is compared as a set of lines).
-func lines(b []byte) []string {
-	l := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(l) == 1 && l[0] == "" {
-		return []string{}
-	}
-	sort.Strings(l)
-	return l
-}
+// The references are computed independently of package mapreduce.
+var (
+	refWordCount = mrref.WordCount
+	refGrep      = mrref.Grep
+	refSort      = mrref.Sort
+	lines        = mrref.Lines
+)
 
 // stores are the shuffle stores the tests run on; redis and s3 need their
 // servers (installed by the test command; skipped elsewhere unless
