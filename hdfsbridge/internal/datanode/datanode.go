@@ -282,10 +282,34 @@ func (s *Server) writeBlock(c net.Conn, who peerUser, r *bufio.Reader, msg []byt
 	n, err := transfer.ReceiveBlock(ctx, r, c, idleSink{bw, c, s.opts.IdleTimeout}, opts)
 	if err != nil {
 		s.opts.Logger.Info("datanode: write block failed", "block", b.GetBlockId(), "client", req.GetHeader().GetClientName(), "err", err)
+		if s.ctx.Err() == nil {
+			s.linger(c, r)
+		}
 		return false
 	}
 	s.opts.Logger.Debug("datanode: block written", "block", b.GetBlockId(), "bytes", n)
 	return true
+}
+
+// Bounds of linger: how long and how much of a failed writer's data in
+// flight is read and dropped before the connection is closed.
+const (
+	lingerTime  = 5 * time.Second
+	lingerBytes = 64 << 20
+)
+
+// linger half-closes c after a failed WRITE_BLOCK and reads what the
+// client still sends, up to lingerTime and lingerBytes or until it closes.
+// Closing with the client's packets unread would reset the connection,
+// and the client, still writing, would see "connection reset" instead of
+// the ERROR ack that says the DataNode refused the block.
+func (s *Server) linger(c net.Conn, r *bufio.Reader) {
+	hc, ok := c.(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, r, lingerBytes)
 }
 
 // idleSink pushes the connection's read deadline forward as data arrives,
