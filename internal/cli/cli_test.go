@@ -531,6 +531,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"pmem", "check", alpha.path, "beta"}, "is a region file or device, not a namespace directory"},
 		{[]string{"pmem", "info", "--json=maybe", dir}, `invalid argument "maybe" for "--json" flag`},
 		{[]string{"version", "extra"}, `unknown command "extra" for "marvel version"`},
+		{[]string{"standalone", "--isolate", "maybe"}, `--isolate "maybe": want true, false or auto`},
+		{[]string{"standalone", "--max-activations", "0"}, "--max-activations 0: want at least 1"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			res := run(t, tc.args...)

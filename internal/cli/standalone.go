@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -35,6 +34,8 @@ type standaloneCmd struct {
 	sdk         string
 	actionCache string
 	apiHost     string
+	maxActs     int
+	maxActBytes sizeValue
 }
 
 func (a *app) standaloneCommand() *cobra.Command {
@@ -58,7 +59,7 @@ Actions and activation records are kept under --data and survive a restart.
 It prints the endpoints, the guest key and the wsk command that configures
 wsk, and stops cleanly on SIGINT or SIGTERM, stopping every instance.`,
 		Args: a.usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error { return s.run(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return s.run(cmd) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&s.data, "data", "/var/lib/marvel", "Marvel data directory: regions, fs/ (the HDFS namespace), records (env MARVEL_DATA)")
@@ -76,12 +77,14 @@ wsk, and stops cleanly on SIGINT or SIGTERM, stopping every instance.`,
 	f.StringVar(&s.binary, "runtime-binary", "", "marvel executable run as the runtime of each instance (default: this one; env MARVEL_BINARY)")
 	f.StringVar(&s.sdk, "sdk", "", "Marvel module source, to compile Go source actions (env MARVEL_SDK_DIR)")
 	f.StringVar(&s.actionCache, "action-cache", "", "directory caching action executables across cold starts (default: DATA/.action-cache)")
+	f.IntVar(&s.maxActs, "max-activations", d.MaxActivations, "activation records kept; the oldest are dropped beyond it")
+	f.Var(&s.maxActBytes, "max-activation-bytes", "bytes of activation records kept on disk (default 1GiB); the oldest are dropped beyond it")
 	f.StringVar(&s.apiHost, "advertise", "", "API host given to actions as __OW_API_HOST (default: http://<--api>)")
 	return cmd
 }
 
-func (s *standaloneCmd) run(ctx context.Context) error {
-	a := s.a
+func (s *standaloneCmd) run(cmd *cobra.Command) error {
+	a, ctx := s.a, cmd.Context()
 	lg := a.logger()
 	keys := api.NewKeys()
 	if s.keys != "" {
@@ -107,13 +110,17 @@ func (s *standaloneCmd) run(ctx context.Context) error {
 		isolate = true
 	case "false":
 	default:
-		return a.usageErr(nil, fmt.Errorf("--isolate %q: want true, false or auto", s.isolate))
+		return a.usageErr(cmd, fmt.Errorf("--isolate %q: want true, false or auto", s.isolate))
+	}
+	if s.maxActs < 1 {
+		return a.usageErr(cmd, fmt.Errorf("--max-activations %d: want at least 1", s.maxActs))
 	}
 	cfg := invoker.DefaultConfig()
 	cfg.Data, cfg.Mode, cfg.Binary = s.data, s.mode.mode, bin
 	cfg.SDKDir, cfg.ActionCache, cfg.Isolate = s.sdk, s.actionCache, isolate
 	cfg.Capacity, cfg.RegionSize = s.capacity.n, s.regionSize.n
 	cfg.MemoryMB, cfg.IdleTimeout = s.memoryMB, s.idle
+	cfg.MaxActivations, cfg.MaxActivationBytes = s.maxActs, s.maxActBytes.n
 	st, err := standalone.Start(standalone.Config{
 		Invoker: cfg, APIAddr: s.api, APIHost: s.apiHost,
 		NameNodeAddr: s.hdfs, DataNodeAddr: s.datanode, WebHDFSAddr: s.webhdfs,
