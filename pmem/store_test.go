@@ -236,6 +236,7 @@ func TestStorePoisonedAfterFenceError(t *testing.T) {
 	s, err := pmem.Format(f, pmem.Options{})
 	require.NoError(t, err)
 	require.NoError(t, s.Put("a", []byte("1")))
+	require.NoError(t, s.Poisoned())
 	f.Inject = func(op pmemtest.Op, _ int) error {
 		if op == pmemtest.OpFence {
 			return pmemtest.ErrInjected
@@ -244,6 +245,8 @@ func TestStorePoisonedAfterFenceError(t *testing.T) {
 	}
 	err = s.Put("b", []byte("2"))
 	require.ErrorIs(t, err, pmemtest.ErrInjected)
+	require.ErrorIs(t, s.Poisoned(), pmem.ErrPoisoned)
+	require.ErrorIs(t, s.Poisoned(), pmemtest.ErrInjected, "Poisoned says what failed")
 	f.Inject = nil // the medium recovers, the store does not trust it
 	// Nothing more is acknowledged until the store is reopened.
 	err = s.Put("d", []byte("4"))

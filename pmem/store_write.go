@@ -75,6 +75,18 @@ func (s *Store) writableLocked() error {
 	return nil
 }
 
+// Poisoned returns nil while the store takes writes, and after a failed
+// persistence operation an error wrapping ErrPoisoned with its cause: the
+// store refuses every write until it is reopened.
+func (s *Store) Poisoned() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.poison == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrPoisoned, s.poison)
+}
+
 // failLocked poisons the store after a persistence failure: the state of the
 // media is no longer known, so nothing more may be acknowledged.
 func (s *Store) failLocked(op string, err error) error {

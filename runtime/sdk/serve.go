@@ -53,6 +53,14 @@ func Main(fn any) {
 // Serve runs the ActionLoop on the process's standard input and descriptor
 // 3 until standard input ends (nil) or the loop cannot go on (error).
 //
+// After a State of the process fails a persistence operation (an msync
+// that reports an I/O error), it refuses every later write, because what
+// reached the medium is unknown. Serve then answers the activation in
+// progress and returns an error, and Main exits: the runtime starts a new
+// process for the next activation, which reopens the region and recovers
+// it. A write whose persistence failed was never acknowledged; after the
+// reopening it is either there whole or not at all.
+//
 // fn is one of:
 //
 //	func(map[string]any) map[string]any
@@ -111,6 +119,9 @@ func loop(in io.Reader, out io.Writer, h handler) error {
 		}
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("sdk: write result on fd 3: %w", err)
+		}
+		if err := poisoned(); err != nil {
+			return fmt.Errorf("sdk: %w; the action process ends so that the runtime starts a new one, which reopens the region with every acknowledged write", err)
 		}
 	}
 }

@@ -38,6 +38,25 @@ type State struct {
 	hits, misses atomic.Uint64
 }
 
+// liveStates is every State not closed, so that the serve loop can tell when one
+// has failed a persistence operation and the process must go.
+var liveStates struct {
+	sync.Mutex
+	states map[*State]struct{}
+}
+
+// poisoned returns why a State of this process refuses writes, or nil.
+func poisoned() error {
+	liveStates.Lock()
+	defer liveStates.Unlock()
+	for s := range liveStates.states {
+		if err := s.store.Poisoned(); err != nil {
+			return fmt.Errorf("state %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
 var (
 	stateOnce sync.Once
 	state     *State
@@ -116,6 +135,12 @@ func NewState(store *pmem.Store, name string, cacheBytes int64) (*State, error) 
 		}
 		s.cache = c
 	}
+	liveStates.Lock()
+	if liveStates.states == nil {
+		liveStates.states = map[*State]struct{}{}
+	}
+	liveStates.states[s] = struct{}{}
+	liveStates.Unlock()
 	return s, nil
 }
 
@@ -268,6 +293,9 @@ func (s *State) Stats() StateStats {
 // Close closes the cache and the region. The next OpenState in this process
 // fails; actions normally never close their state.
 func (s *State) Close() error {
+	liveStates.Lock()
+	delete(liveStates.states, s)
+	liveStates.Unlock()
 	if s.cache != nil {
 		s.cache.Close()
 	}

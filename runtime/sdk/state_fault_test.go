@@ -96,10 +96,28 @@ func TestStateFenceFails(t *testing.T) {
 	err = s.Put("other", []byte("x"))
 	require.ErrorIs(t, err, pmem.ErrPoisoned)
 	require.ErrorContains(t, err, "reopen it")
-	line := serveLines(t, putMain(s), `{"value":{"key":"k","value":"v"}}`)
-	require.Len(t, line, 1)
-	require.Contains(t, line[0], `{"error":"sdk: put \"k\": pmem: store failed a persistence operation; reopen it`)
-	require.Contains(t, line[0], "input/output error")
+
+	// Through the ActionLoop: the activation is answered with the error,
+	// then the loop ends (Main exits) without answering the next request,
+	// which the runtime hands to a new process that reopens the region
+	// (invoker/e2e TestStateWriteFenceFails).
+	h, err := adapt(putMain(s))
+	require.NoError(t, err)
+	in := strings.NewReader(`{"value":{"key":"k","value":"v"}}` + "\n" + `{"value":{"key":"n","value":"next"}}` + "\n")
+	var out bytes.Buffer
+	err = loop(in, &out, h)
+	require.ErrorIs(t, err, pmem.ErrPoisoned)
+	require.ErrorContains(t, err, "state fn+guest+fault")
+	require.ErrorContains(t, err, "the action process ends so that the runtime starts a new one")
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 1, "one answer, then the loop ends")
+	require.Contains(t, lines[0], `{"error":"sdk: put \"k\": pmem: store failed a persistence operation; reopen it`)
+	require.Contains(t, lines[0], "input/output error")
+
+	// Once the poisoned State is closed, the loop goes on as before.
+	require.NoError(t, s.Close())
+	ok := func(map[string]any) map[string]any { return map[string]any{"ok": true} }
+	require.Equal(t, []string{`{"ok":true}`, `{"ok":true}`}, serveLines(t, ok, `{"value":{}}`, `{"value":{}}`))
 }
 
 func TestStateGrowFails(t *testing.T) {
