@@ -106,10 +106,32 @@ type index struct {
 	bytes  int64 // sum of segs' sizes
 	seq    uint64
 	intern map[string]string
+	// annotations interns the entries' annotations: an action's records
+	// mostly carry the same ones (path, kind, limits; waitTime varies a
+	// little), and they are about half of an entry's memory. Reset when
+	// it reaches maxAnnotations, so that it stays bounded.
+	annotations map[string][]byte
 }
 
+const maxAnnotations = 4096
+
 func newIndex() *index {
-	return &index{byID: map[[16]byte]*entry{}, ns: map[string]*nsIndex{}, intern: map[string]string{}}
+	return &index{byID: map[[16]byte]*entry{}, ns: map[string]*nsIndex{}, intern: map[string]string{},
+		annotations: map[string][]byte{}}
+}
+
+func (x *index) internAnnotationsLocked(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if v, ok := x.annotations[string(b)]; ok {
+		return v
+	}
+	if len(x.annotations) >= maxAnnotations {
+		clear(x.annotations)
+	}
+	x.annotations[string(b)] = b
+	return b
 }
 
 func (x *index) internLocked(s string) string {
@@ -130,6 +152,7 @@ func (x *index) addLocked(e *entry) {
 	e.seq = x.seq
 	e.ns, e.name = x.internLocked(e.ns), x.internLocked(e.name)
 	e.subject, e.version = x.internLocked(e.subject), x.internLocked(e.version)
+	e.annotations = x.internAnnotationsLocked(e.annotations)
 	x.byID[e.id] = e
 	n := x.ns[e.ns]
 	if n == nil {

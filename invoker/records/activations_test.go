@@ -2,10 +2,12 @@ package records
 
 import (
 	"cmp"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -495,5 +497,43 @@ func TestCloseWithAppendsInFlight(t *testing.T) {
 	for _, aid := range acked {
 		_, err := s2.GetActivation("guest", aid)
 		require.NoError(t, err)
+	}
+}
+
+// The index shares equal annotations between entries, and its table of
+// them stays bounded however many distinct ones arrive.
+func TestIndexInternsAnnotations(t *testing.T) {
+	s, _ := openMem(t, Options{})
+	ann := func(wait int) whisk.KeyValues {
+		return whisk.KeyValues{}.Set("path", "guest/a").Set("kind", "go:1.26").Set("waitTime", wait)
+	}
+	n := maxAnnotations + 10
+	for i := range n {
+		a := activation(id(i), "guest", "a", int64(i+1), 0)
+		a.Annotations = ann(max(0, i-1)) // records 0 and 1 alike, then all distinct
+		require.NoError(t, s.Append(a))
+	}
+	entry := func(i int) *entry {
+		var k [16]byte
+		_, err := hex.Decode(k[:], []byte(id(i)))
+		require.NoError(t, err)
+		e := s.idx.byID[k]
+		require.NotNil(t, e, "record %d", i)
+		return e
+	}
+	s.mu.Lock()
+	e0, e1, e2 := entry(0), entry(1), entry(2)
+	require.Same(t, &e0.annotations[0], &e1.annotations[0], "equal annotations are shared")
+	require.NotSame(t, &e0.annotations[0], &e2.annotations[0])
+	require.LessOrEqual(t, len(s.idx.annotations), maxAnnotations)
+	s.mu.Unlock()
+	// Lists are built from the index alone.
+	list, err := s.ListActivations("guest", Query{}, false)
+	require.NoError(t, err)
+	require.Len(t, list, n)
+	for _, a := range list {
+		i, err := strconv.ParseInt(a.ActivationID, 16, 64)
+		require.NoError(t, err)
+		require.Equal(t, ann(max(0, int(i)-1)), a.Annotations, "record %d", i)
 	}
 }

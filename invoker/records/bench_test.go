@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/marvel-serverless/marvel/invoker/records/internal/vfs"
+	"github.com/marvel-serverless/marvel/invoker/whisk"
 )
 
 // BenchmarkAppend appends records from many goroutines at once (group
@@ -98,4 +100,41 @@ func BenchmarkAppend(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkIndexMemory reports the live heap the activation index holds
+// per record kept (B/record), for records shaped as the invoker writes
+// them: the heap after appending b.N records and collecting garbage, less
+// the heap before. A standalone's resident memory for its records is about
+// this times the retention (--max-activations), times up to two while
+// dropped entries wait for compaction, plus the collector's headroom.
+func BenchmarkIndexMemory(b *testing.B) {
+	dir, err := os.MkdirTemp("/dev/shm", "marvel-records-bench-")
+	if err != nil {
+		dir = b.TempDir() // slower (an fdatasync per record), same figure
+	} else {
+		b.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	s := openT(b, vfs.OS{}, dir, Options{MaxActivations: max(b.N, 1)})
+	limits := map[string]int{"concurrency": 8, "logs": 10, "memory": 256, "timeout": 60000}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	for i := range b.N {
+		a := whisk.Activation{
+			Namespace: "guest", Name: "echo", Subject: "guest", ActivationID: id(i), Version: "0.0.3",
+			Start: int64(1_700_000_000_000 + i), End: int64(1_700_000_000_003 + i), Duration: 3,
+			Annotations: whisk.KeyValues{}.Set("path", "guest/echo").Set("kind", "go:1.26").
+				Set("limits", limits).Set("timeout", false).Set("waitTime", i%50),
+			Response: &whisk.Response{Status: "success", Success: true, Result: json.RawMessage(`{"n":1}`)},
+		}
+		if err := s.Append(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "B/record")
 }
