@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	owclient "github.com/marvel-serverless/marvel/invoker/client"
 )
 
@@ -75,20 +76,6 @@ type server struct {
 	exited  chan struct{}
 }
 
-// childEnv is the benchmark's environment without anything that configures
-// marvel or actions, with TMPDIR set to tmp.
-func childEnv(tmp string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "MARVEL_") || strings.HasPrefix(k, "OW_") || strings.HasPrefix(k, "__OW_") || k == "TMPDIR" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "TMPDIR="+tmp)
-}
-
 // startServer runs marvel with args, waits for "listening on ADDR" on its
 // stderr and returns it with the stderr lines written until then. Its
 // stdout goes to /dev/null and its stderr to a file, so that nothing in
@@ -109,7 +96,7 @@ func startServer(b *testing.B, args ...string) (*server, []string) {
 		b.Fatal(err)
 	}
 	defer logf.Close()
-	s.cmd.Env = childEnv(tmp)
+	s.cmd.Env = testbin.ChildEnv("TMPDIR=" + tmp)
 	s.cmd.Stdout, s.cmd.Stderr = devnull, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {

@@ -99,3 +99,19 @@ func Main(m *testing.M, bin *string, checkLeaks bool) int {
 	}
 	return code
 }
+
+// ChildEnv is the test's environment for a marvel or action child: without
+// anything that configures marvel, the runtime or actions (MARVEL_*, OW_*,
+// __OW_*) and without TMPDIR, so that the child runs with its defaults,
+// plus more (such as "TMPDIR=" a directory of the test's).
+func ChildEnv(more ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "MARVEL_") || strings.HasPrefix(k, "OW_") || strings.HasPrefix(k, "__OW_") || k == "TMPDIR" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, more...)
+}

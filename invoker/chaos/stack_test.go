@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/marvel-serverless/marvel/invoker/client"
 )
 
@@ -122,7 +123,7 @@ func (s *stack) start() error {
 	cmd := exec.Command(marvelBin, "standalone", "--data", s.data, "--api", s.api,
 		"--hdfs", s.hdfs, "--datanode", s.datanode, "--webhdfs", s.webhdfs,
 		"--pmem", "emulated", "--isolate", "false", "--idle", "10m", "--memory", "4096")
-	cmd.Env = append(childEnv(), "TMPDIR="+s.tmp)
+	cmd.Env = testbin.ChildEnv("TMPDIR=" + s.tmp)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -157,20 +158,6 @@ func (s *stack) start() error {
 			return fmt.Errorf("marvel standalone did not print \"listening on\" within %v:\n%s", startTimeout, tail(s.outputFrom(from), 6000))
 		}
 	}
-}
-
-// childEnv is the test's environment without anything that configures
-// marvel or actions.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "MARVEL_") || strings.HasPrefix(k, "OW_") || strings.HasPrefix(k, "__OW_") || k == "TMPDIR" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // outputFrom returns the log from offset from on.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,28 +18,11 @@ import (
 // token is not in the actions' environment, and the spy cannot read it
 // from the runtime's /proc/PID/environ.
 func TestRuntimeToken(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("--isolate runs actions as other users, which needs root: skipped (run the tests as root)")
-	}
-	t.Parallel()
-	data := newDataDir(t)
-	s := startStandalone(t, data, "--isolate", "true")
-	s.mustPut(t, "counter", "counter", nil)
-	s.mustCount(t, "counter", 1)
-	s.mustPut(t, "probe", "probe", nil)
-	guestEnv := s.result(t, "probe", map[string]any{"op": "env"})
+	s, data, guestEnv, spy := isolatedSpy(t)
 	if env, _ := guestEnv["env"].(map[string]any); env == nil || env["MARVEL_FILES_DIR"] == nil {
 		t.Fatalf("guest's probe answered no environment: %v", guestEnv)
 	} else if _, ok := env["MARVEL_RUNTIME_TOKEN"]; ok {
 		t.Errorf("guest's action sees MARVEL_RUNTIME_TOKEN in its environment")
-	}
-
-	wantStatus(t, "other creates spy", s.putAction(t, otherKey, "spy", "probe", false, nil), http.StatusOK)
-	spy := func(params map[string]any) map[string]any {
-		t.Helper()
-		r := s.do(t, otherKey, http.MethodPost, "/api/v1/namespaces/_/actions/spy?blocking=true&result=true", params)
-		wantStatus(t, "spy", r, http.StatusOK)
-		return object(t, "spy", r)
 	}
 	spyPid := int(spy(map[string]any{"op": "echo"})["pid"].(float64))
 	spyProc, ok := readProc(spyPid)

@@ -96,7 +96,7 @@ func startStandalone(t testing.TB, dataDir string, extraArgs ...string) *standal
 		"--hdfs", "-", "--webhdfs", "-", "--pmem", "emulated", "--idle", "10m",
 		"--keys", keys, "--sdk", moduleRoot}, extraArgs...)
 	s.cmd = exec.Command(marvelBin, args...)
-	s.cmd.Env = childEnv("TMPDIR=" + s.tmp)
+	s.cmd.Env = testbin.ChildEnv("TMPDIR=" + s.tmp)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -127,20 +127,6 @@ func startStandalone(t testing.TB, dataDir string, extraArgs ...string) *standal
 			t.Fatalf("marvel standalone did not print \"listening on\" within %v:\n%s", startTimeout, out)
 		}
 	}
-}
-
-// childEnv is the test's environment without anything that configures
-// marvel or actions, plus more.
-func childEnv(more ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "MARVEL_") || strings.HasPrefix(k, "OW_") || strings.HasPrefix(k, "__OW_") || k == "TMPDIR" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, more...)
 }
 
 // output returns what the server has written so far.

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // Sentinel ends every activation's logs on stdout and on stderr.
@@ -161,7 +163,7 @@ func startRuntime(t testing.TB, cfg runtimeConfig) *marvelRuntime {
 	}
 	args := append([]string{"runtime", "--listen", "127.0.0.1:0", "--data", r.data, "--work", r.work, "--sdk", moduleRoot}, cfg.args...)
 	r.cmd = exec.Command(marvelBin, args...)
-	r.cmd.Env = append(childEnv(), cfg.env...)
+	r.cmd.Env = testbin.ChildEnv(append([]string{"TMPDIR=" + os.TempDir()}, cfg.env...)...)
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -203,20 +205,6 @@ func startRuntime(t testing.TB, cfg runtimeConfig) *marvelRuntime {
 			t.Fatalf("marvel runtime did not print \"listening on\" within %v; stderr:\n%s", startTimeout, s)
 		}
 	}
-}
-
-// childEnv is the test's environment without anything that configures the
-// runtime or the action (so that the runtime runs with its defaults).
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "MARVEL_") || strings.HasPrefix(k, "OW_") || strings.HasPrefix(k, "__OW_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // stop sends SIGTERM, waits for the runtime to exit, and checks it exited
