@@ -170,6 +170,9 @@ func (s *Store) growLocked(target int64) error {
 		s.mem = s.m.Bytes()
 		s.mu.Unlock()
 		if err != nil {
+			if _, ok := s.m.(*Region); ok {
+				return err // it says what it was growing, from and to what
+			}
 			return fmt.Errorf("pmem: grow %s from %d to %d bytes: %w", s.where(), size, target, err)
 		}
 	}
