@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"time"
@@ -36,6 +39,7 @@ type standaloneCmd struct {
 	apiHost     string
 	maxActs     int
 	maxActBytes sizeValue
+	pprof       string
 }
 
 func (a *app) standaloneCommand() *cobra.Command {
@@ -79,6 +83,7 @@ wsk, and stops cleanly on SIGINT or SIGTERM, stopping every instance.`,
 	f.StringVar(&s.actionCache, "action-cache", "", "directory caching action executables across cold starts (default: DATA/.action-cache)")
 	f.IntVar(&s.maxActs, "max-activations", d.MaxActivations, "activation records kept; the oldest are dropped beyond it")
 	f.Var(&s.maxActBytes, "max-activation-bytes", "bytes of activation records kept on disk (default 1GiB); the oldest are dropped beyond it")
+	f.StringVar(&s.pprof, "pprof", "", `serve Go's profiles (net/http/pprof, /debug/pprof/) on this address, e.g. 127.0.0.1:6060; no auth, so keep it on loopback ("": none)`)
 	f.StringVar(&s.apiHost, "advertise", "", "API host given to actions as __OW_API_HOST (default: http://<--api>)")
 	return cmd
 }
@@ -144,6 +149,14 @@ func (s *standaloneCmd) run(cmd *cobra.Command) error {
 			fmt.Fprintf(w, "  WebHDFS    http://%s/webhdfs/v1/\n", wa)
 		}
 	}
+	if s.pprof != "" {
+		addr, stop, err := servePprof(s.pprof)
+		if err != nil {
+			return errors.Join(fmt.Errorf("standalone: --pprof %s: %w", s.pprof, err), st.Close())
+		}
+		defer stop()
+		fmt.Fprintf(w, "  pprof      http://%s/debug/pprof/\n", addr)
+	}
 	fmt.Fprintf(w, "listening on %s\n", st.Addr())
 
 	var runErr error
@@ -161,4 +174,22 @@ func mkdirMode(dir string, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(dir, mode)
+}
+
+// servePprof serves net/http/pprof's handlers on addr, on a listener of
+// their own so that they never share the API's port or its auth.
+func servePprof(addr string) (net.Addr, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr(), func() { srv.Close() }, nil
 }

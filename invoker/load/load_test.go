@@ -25,7 +25,9 @@ const (
 	echoInstance = 8    // limits.concurrency of the echo action
 	readers      = 64   // concurrent HDFS readers per round
 	writers      = 8    // concurrent HDFS writers per round
-	hdfsDir      = "/guest/load"
+
+	soakRetention = 5000 // activation records TestLoadSoak's server keeps
+	hdfsDir       = "/guest/load"
 )
 
 // fileBytes is the size of each HDFS file; flatRounds the rounds of
@@ -332,8 +334,9 @@ func (s *server) mixRound(t testing.TB, sf *stableFiles, round int) (percentiles
 // per request adds ~1,000 per round; 16 KiB of heap per request adds
 // 16 MiB per round.
 const (
-	fdSlack = 32 // descriptors above the post-warm-up baseline, after a round
-	goSlack = 64 // goroutines above it
+	fdSlack   = 32       // descriptors above the post-warm-up baseline, after a round
+	goSlack   = 64       // goroutines above it
+	heapSlack = 16 << 20 // bytes of live heap above it
 )
 
 // rssBound is how large RssAnon may get after the warm-up baseline base.
@@ -373,6 +376,9 @@ func TestLoadResourcesFlat(t *testing.T) {
 		if u.goroutines > base.goroutines+goSlack {
 			t.Errorf("round %d: %d goroutines after the round, baseline %d: a leak (bound +%d)", r, u.goroutines, base.goroutines, goSlack)
 		}
+		if u.heap > base.heap+heapSlack {
+			t.Errorf("round %d: live heap %s after the round, baseline %s: a leak (bound +%s)", r, mib(u.heap), mib(base.heap), mib(heapSlack))
+		}
 		if u.rssAnon > rssBound(base.rssAnon) {
 			t.Errorf("round %d: anonymous RSS %s after the round, baseline %s: over the bound %s", r, mib(u.rssAnon), mib(base.rssAnon), mib(rssBound(base.rssAnon)))
 		}
@@ -402,22 +408,25 @@ func TestLoadSoak(t *testing.T) {
 	if d == 0 {
 		t.Skip("a soak: run with -load.soak DURATION or MARVEL_LONG=1")
 	}
-	s := startServer(t)
+	// The activation index holds one entry per record kept, so it grows
+	// until the retention drops the oldest (and up to twice that until the
+	// dropped entries are compacted). A small retention, reached during the
+	// warm-up, makes every later round's growth a leak.
+	s := startServer(t, "--max-activations", strconv.Itoa(soakRetention))
 	s.putEcho(t, "echo", echoInstance)
 	sf := s.writeStable(t)
-	s.mixRound(t, sf, 0)
-	if t.Failed() {
-		return
+	warm := 3 * soakRetention / invokes
+	for r := range warm {
+		s.mixRound(t, sf, r)
+		if t.Failed() {
+			return
+		}
 	}
 	base := s.quiesce(t)
-	t.Logf("soak of %v; baseline after the warm-up round: %s", d, base)
+	t.Logf("soak of %v, retention %d activations; baseline after %d warm-up rounds: %s", d, soakRetention, warm, base)
 
 	stop := make(chan struct{})
 	samplerDone := make(chan struct{})
-	var (
-		mu      sync.Mutex
-		samples []usage
-	)
 	go func() {
 		defer close(samplerDone)
 		tk := time.NewTicker(10 * time.Second)
@@ -429,23 +438,24 @@ func TestLoadSoak(t *testing.T) {
 			case <-tk.C:
 			}
 			if u, err := s.readUsage(); err == nil {
-				mu.Lock()
-				samples = append(samples, u)
-				mu.Unlock()
 				t.Logf("sample: %s", u)
 			}
 		}
 	}()
 	deadline := time.Now().Add(d)
-	r := 1
+	r := warm
+	var heaps []int64 // live heap after each round
 	for ; time.Now().Before(deadline) && !t.Failed(); r++ {
 		s.mixRound(t, sf, r)
 		u := s.settle(t, base, fdSlack, goSlack)
+		heaps = append(heaps, u.heap)
 		switch {
 		case u.fds > base.fds+fdSlack:
 			t.Errorf("round %d: %d descriptors open after the round, baseline %d", r, u.fds, base.fds)
 		case u.goroutines > base.goroutines+goSlack:
 			t.Errorf("round %d: %d goroutines after the round, baseline %d", r, u.goroutines, base.goroutines)
+		case u.heap > base.heap+heapSlack:
+			t.Errorf("round %d: live heap %s, baseline %s: a leak (bound +%s)", r, mib(u.heap), mib(base.heap), mib(heapSlack))
 		case u.rssAnon > rssBound(base.rssAnon):
 			t.Errorf("round %d: anonymous RSS %s, baseline %s, bound %s", r, mib(u.rssAnon), mib(base.rssAnon), mib(rssBound(base.rssAnon)))
 		}
@@ -453,6 +463,30 @@ func TestLoadSoak(t *testing.T) {
 	close(stop)
 	<-samplerDone
 	end := s.settle(t, base, fdSlack, goSlack)
-	t.Logf("soak: %d rounds (%d invokes, %d HDFS reads, %d HDFS writes) in %v; baseline %s; end %s",
-		r-1, (r-1)*invokes, (r-1)*readers, (r-1)*writers, d, base, end)
+	n := r - warm
+	t.Logf("soak: %d rounds after the warm-up (%d invokes, %d HDFS reads, %d HDFS writes) in %v; baseline %s; end %s",
+		n, n*invokes, n*readers, n*writers, d, base, end)
+	// A leak too slow to cross heapSlack still shows as a trend: the live
+	// heap of the last quarter of the rounds against the first quarter's.
+	if q := len(heaps) / 4; q >= 2 {
+		first, last := meanOf(heaps[:q]), meanOf(heaps[len(heaps)-q:])
+		t.Logf("live heap after each round: min %s, max %s; mean of the first %d rounds %s, of the last %d %s",
+			mib(slices.Min(heaps)), mib(slices.Max(heaps)), q, mib(first), q, mib(last))
+		if last > first+soakTrend {
+			t.Errorf("the live heap grew from %s to %s over the soak (bound +%s): a leak", mib(first), mib(last), mib(soakTrend))
+		}
+	}
+}
+
+// soakTrend bounds the growth of the live heap's mean from the first
+// quarter of a soak to the last: about 50 bytes per request of a
+// 10-minute soak.
+const soakTrend = 8 << 20
+
+func meanOf(v []int64) int64 {
+	var sum int64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / int64(len(v))
 }

@@ -41,7 +41,10 @@ import (
 	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
-var soakFlag = flag.Duration("load.soak", 0, "run TestLoadSoak for this long (MARVEL_LONG=1: 10m)")
+var (
+	soakFlag  = flag.Duration("load.soak", 0, "run TestLoadSoak for this long (MARVEL_LONG=1: 10m)")
+	pprofFlag = flag.String("load.pprof", "", "serve the server's Go profiles on this address (its --pprof; default a free loopback port), to look at what grows")
+)
 
 // Set by TestMain.
 var (

@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	hdfs "github.com/colinmarc/hdfs/v2"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // guestKey is OpenWhisk's standard guest credential, always accepted.
@@ -36,6 +38,7 @@ type server struct {
 	data     string
 	host     string // http://127.0.0.1:PORT
 	nameNode string // 127.0.0.1:PORT
+	pprof    string // http://127.0.0.1:PORT/debug/pprof/
 	logPath  string
 	exited   chan struct{}
 	waitErr  error // set before exited closes
@@ -65,9 +68,9 @@ func startServer(t testing.TB, extraArgs ...string) *server {
 	defer logf.Close()
 	args := append([]string{"standalone", "--data", s.data, "--api", "127.0.0.1:0",
 		"--hdfs", "127.0.0.1:0", "--datanode", "127.0.0.1:0", "--webhdfs", "-",
-		"--pmem", "emulated", "--idle", "10m", "--sdk", moduleRoot}, extraArgs...)
+		"--pmem", "emulated", "--idle", "10m", "--sdk", moduleRoot, "--pprof", cmp.Or(*pprofFlag, "127.0.0.1:0")}, extraArgs...)
 	s.cmd = exec.Command(marvelBin, args...)
-	s.cmd.Env = childEnv("TMPDIR=" + tmp)
+	s.cmd.Env = testbin.ChildEnv("TMPDIR=" + tmp)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
@@ -78,16 +81,17 @@ func startServer(t testing.TB, extraArgs ...string) *server {
 
 	hostRE := regexp.MustCompile(`(?m)^  API host +(\S+)$`)
 	hdfsRE := regexp.MustCompile(`(?m)^  HDFS +hdfs://(\S+)$`)
+	pprofRE := regexp.MustCompile(`(?m)^  pprof +(\S+)$`)
 	listenRE := regexp.MustCompile(`(?m)^listening on \S+$`)
 	deadline := time.Now().Add(startTimeout)
 	for {
 		out := s.output()
 		if listenRE.MatchString(out) {
-			h, n := hostRE.FindStringSubmatch(out), hdfsRE.FindStringSubmatch(out)
-			if h == nil || n == nil {
-				t.Fatalf("marvel standalone printed \"listening on\" without its API host or HDFS address:\n%s", out)
+			h, n, pp := hostRE.FindStringSubmatch(out), hdfsRE.FindStringSubmatch(out), pprofRE.FindStringSubmatch(out)
+			if h == nil || n == nil || pp == nil {
+				t.Fatalf("marvel standalone printed \"listening on\" without its API host, HDFS or pprof address:\n%s", out)
 			}
-			s.host, s.nameNode = h[1], n[1]
+			s.host, s.nameNode, s.pprof = h[1], n[1], pp[1]
 			return s
 		}
 		select {
@@ -99,20 +103,6 @@ func startServer(t testing.TB, extraArgs ...string) *server {
 			t.Fatalf("marvel standalone did not print \"listening on\" within %v:\n%s", startTimeout, out)
 		}
 	}
-}
-
-// childEnv is the test's environment without anything that configures
-// marvel or actions, plus more.
-func childEnv(more ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "MARVEL_") || strings.HasPrefix(k, "__OW_") || k == "TMPDIR" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, more...)
 }
 
 func (s *server) output() string {
@@ -248,10 +238,15 @@ type usage struct {
 	rss, rssAnon int64 // VmRSS and RssAnon, bytes
 	fds          int   // entries of /proc/PID/fd
 	goroutines   int   // go_goroutines from /metrics (-1 if unread)
+	heap         int64 // live heap after a collection (-1 if not read: between rounds only)
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("rss %s (anon %s), %d fds, %d goroutines", mib(u.rss), mib(u.rssAnon), u.fds, u.goroutines)
+	h := ""
+	if u.heap >= 0 {
+		h = ", live heap " + mib(u.heap)
+	}
+	return fmt.Sprintf("rss %s (anon %s)%s, %d fds, %d goroutines", mib(u.rss), mib(u.rssAnon), h, u.fds, u.goroutines)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
@@ -268,7 +263,7 @@ func (s *server) sample(t testing.TB) usage {
 }
 
 func (s *server) readUsage() (usage, error) {
-	u := usage{goroutines: -1}
+	u := usage{goroutines: -1, heap: -1}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid()))
 	if err != nil {
 		return u, fmt.Errorf("read the server's status: %w", err)
@@ -317,6 +312,33 @@ func (s *server) goroutines() int {
 	return -1
 }
 
+// liveHeap makes the server collect its garbage and returns the heap
+// still allocated (HeapAlloc, from its pprof endpoint): what a leak grows,
+// unlike RSS, which also holds the free heap the runtime has not yet given
+// back after a round's peak.
+func (s *server) liveHeap(t testing.TB) int64 {
+	t.Helper()
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(s.pprof + "heap?gc=1&debug=1")
+	if err != nil {
+		t.Fatalf("read the server's heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("the server's heap profile: HeapAlloc %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("the server's heap profile has no HeapAlloc line (%v)", sc.Err())
+	return 0
+}
+
 // settle waits (up to 15 s) until the server's descriptors and goroutines
 // are back within slack of base, as the server closes the connections the
 // clients closed, and returns the last sample.
@@ -326,6 +348,7 @@ func (s *server) settle(t testing.TB, base usage, fdSlack, goSlack int) usage {
 	for {
 		u := s.sample(t)
 		if (u.fds <= base.fds+fdSlack && u.goroutines <= base.goroutines+goSlack) || time.Now().After(deadline) {
+			u.heap = s.liveHeap(t)
 			return u
 		}
 		time.Sleep(100 * time.Millisecond) // polling /proc: nothing to wait on
@@ -342,6 +365,7 @@ func (s *server) quiesce(t testing.TB) usage {
 		time.Sleep(300 * time.Millisecond) // polling /proc: nothing to wait on
 		u := s.sample(t)
 		if (u.fds == prev.fds && u.goroutines == prev.goroutines) || time.Now().After(deadline) {
+			u.heap = s.liveHeap(t)
 			return u
 		}
 		prev = u
