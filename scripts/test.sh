@@ -167,35 +167,13 @@ fi
 # Bounded fuzzing of every decoder that reads outside bytes (the seed corpora
 # under testdata/fuzz already ran above as ordinary tests). Each target gets
 # MARVEL_FUZZTIME (default 5s; 2m with MARVEL_LONG=1). Skipped when extra
-# arguments select particular tests.
-FUZZ_TARGETS=(
-	"./pmem FuzzRecover"
-	"./pmem/internal/layout FuzzDecodeSuperblock"
-	"./pmem/internal/layout FuzzDecodeRoot"
-	"./pmem/internal/layout FuzzDecodeRecord"
-	"./pmem/internal/flush FuzzCopyNT"
-	"./runtime/archive FuzzUnpack"
-	"./hdfsbridge/internal/rpc FuzzParseCall"
-	"./hdfsbridge/internal/rpc FuzzConn"
-	"./hdfsbridge/internal/transfer FuzzDecodePacket"
-	"./hdfsbridge/internal/transfer FuzzReadOp"
-	"./hdfsbridge/internal/transfer FuzzReceiveBlock"
-	"./invoker/records FuzzRecover"
-	"./invoker/records/internal/format FuzzDecodeSegmentHeader"
-	"./invoker/records/internal/format FuzzDecodeFrame"
-	"./invoker/records/internal/format FuzzDecodeActionHeader"
-	"./invoker/client FuzzParseProps"
-	"./invoker/client FuzzReplyError"
-	"./mapreduce/internal/partition FuzzOpen"
-	"./mapreduce/internal/partition FuzzBody"
-	"./mapreduce FuzzReduce"
-	"./invoker/api FuzzActionBody"
-	"./invoker/records FuzzEscapeName"
-	"./runtime/proxy FuzzIdentity"
-	"./hdfsbridge/internal/namesys FuzzParsePath"
-	"./hdfsbridge/internal/namesys FuzzDecodeAttrs"
-	"./hdfsbridge/internal/webhdfs FuzzParseQuery"
-)
+# arguments select particular tests. The targets are listed in
+# scripts/fuzz-targets, which scripts/fuzz-corpus.sh reads too.
+FUZZ_TARGETS=()
+while read -r line; do
+	case "$line" in '' | '#'*) continue ;; esac
+	FUZZ_TARGETS+=("$line")
+done <scripts/fuzz-targets
 if [ "$status" -eq 0 ] && [ "$#" -eq 0 ]; then
 	fuzztime="${MARVEL_FUZZTIME:-5s}"
 	if [ "${MARVEL_LONG:-}" = "1" ] && [ -z "${MARVEL_FUZZTIME:-}" ]; then
