@@ -31,7 +31,9 @@ type Store struct {
 	// writeMu serialises writers. The fields below it are owned by the
 	// writer holding it.
 	writeMu sync.Mutex
-	poison  error // first persistence failure; writes refused after it
+	// poison is the first persistence failure; writes are refused after
+	// it. Set by the writer, read by Poisoned without waiting for one.
+	poison  atomic.Pointer[error]
 	scratch []byte
 	faulted []uint64 // bitmap of the prefaultChunk-sized chunks prefaulted in this mapping
 

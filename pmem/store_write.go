@@ -69,29 +69,29 @@ func (s *Store) writableLocked() error {
 		return ErrClosed
 	case s.opts.ReadOnly:
 		return ErrReadOnly
-	case s.poison != nil:
-		return fmt.Errorf("%w: %w", ErrPoisoned, s.poison)
+	case s.poison.Load() != nil:
+		return s.Poisoned()
 	}
 	return nil
 }
 
 // Poisoned returns nil while the store takes writes, and after a failed
 // persistence operation an error wrapping ErrPoisoned with its cause: the
-// store refuses every write until it is reopened.
+// store refuses every write until it is reopened. It does not wait for a
+// write in progress.
 func (s *Store) Poisoned() error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if s.poison == nil {
+	p := s.poison.Load()
+	if p == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", ErrPoisoned, s.poison)
+	return fmt.Errorf("%w: %w", ErrPoisoned, *p)
 }
 
 // failLocked poisons the store after a persistence failure: the state of the
 // media is no longer known, so nothing more may be acknowledged.
 func (s *Store) failLocked(op string, err error) error {
-	if s.poison == nil {
-		s.poison = err
+	if s.poison.Load() == nil {
+		s.poison.Store(&err)
 		s.lg.Error("persistence failed; store refuses writes until reopened", "path", s.where(), "op", op, "err", err)
 	}
 	return fmt.Errorf("pmem: %s %s: %w", op, s.where(), err)

@@ -38,8 +38,8 @@ type State struct {
 	hits, misses atomic.Uint64
 }
 
-// liveStates is every State not closed, so that the serve loop can tell when one
-// has failed a persistence operation and the process must go.
+// liveStates is every State not closed, so that the serve loop can tell
+// when one has failed a persistence operation and the process must go.
 var liveStates struct {
 	sync.Mutex
 	states map[*State]struct{}
