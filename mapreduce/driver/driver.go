@@ -33,6 +33,12 @@ import (
 	"github.com/marvel-serverless/marvel/mapreduce/shuffle"
 )
 
+// stragglerGrace is how long after a job ends its cleanup goes over the
+// job's data a second time when an attempt got no answer from the API
+// (its server died, or the connection broke): the attempt's task process
+// may still be writing for a moment.
+const stragglerGrace = 2 * time.Second
+
 // Job describes one MapReduce job.
 type Job struct {
 	// Name identifies the job in shuffle keys; empty: WORKLOAD-<random>.
@@ -158,7 +164,10 @@ func Deploy(ctx context.Context, c *client.Client, name string, exec whisk.Exec,
 
 // Run runs job in env and returns what it did. The output directory gets
 // one file per reducer, part-r-NNNNN; on failure what was committed stays
-// and the error says which task failed and why.
+// and the error says which task failed and why. Before it returns, the
+// job's shuffle data and temporary outputs are deleted; if an attempt got
+// no answer from the API, once more stragglerGrace later, for a task
+// process that outlived its server for a moment.
 func Run(ctx context.Context, env Env, job Job) (Result, error) {
 	if err := fill(&job); err != nil {
 		return Result{}, err
@@ -194,8 +203,23 @@ func Run(ctx context.Context, env Env, job Job) (Result, error) {
 		// once the job ends.
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		store.DeletePrefix(cctx, mapreduce.JobPrefix(job.Name))
-		os.RemoveAll(filepath.Join(out, "_temporary"))
+		clean := func() {
+			store.DeletePrefix(cctx, mapreduce.JobPrefix(job.Name))
+			os.RemoveAll(filepath.Join(out, "_temporary"))
+		}
+		clean()
+		if r.unanswered.Load() {
+			// An attempt got no answer: the API's server may have died
+			// under it. Its task processes die with it (parent-death
+			// signals), but a moment later, and may write until then.
+			t := time.NewTimer(stragglerGrace)
+			select {
+			case <-t.C:
+				clean()
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 	}()
 
 	// Map stage. mu guards maps, which a rerun replaces during the

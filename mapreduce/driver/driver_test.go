@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,4 +295,45 @@ func TestLostMapOutputIsRerun(t *testing.T) {
 	require.Equal(t, 2, res.MapReruns, "map 2 and map 0 ran again, once each")
 	require.GreaterOrEqual(t, res.Retries, 2, "both reducers failed at least once")
 	require.Equal(t, refWordCount(text), lines(s.output(t, res)))
+}
+
+// TestUnansweredAttemptIsCleanedAfter: when an attempt's invoke gets no
+// answer (here the API is not there at all; in the chaos test, standalone
+// is killed under it), the attempt may be running on a server that went
+// away and keep writing for a moment. A straggler that writes the job's
+// shuffle data after the job failed is cleaned up by the second pass of
+// the job's cleanup, before Run returns.
+func TestUnansweredAttemptIsCleanedAfter(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now: every invoke is refused
+	c, err := client.New(client.Config{APIHost: "http://" + dead, Auth: guestKey})
+	require.NoError(t, err)
+	files := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(files, "in"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(files, "in", "text.txt"), []byte("a b c\n"), 0o644))
+	sc := shuffle.Config{Kind: "pmem", Dir: filepath.Join(files, ".shuffle"), Mode: "emulated"}
+	store, err := shuffle.Open(t.Context(), sc)
+	require.NoError(t, err)
+	defer store.Close()
+
+	const name = "unanswered"
+	late := mapreduce.ShuffleKey(name, 0, 1, 0)
+	straggler := make(chan error, 1)
+	env := driver.Env{Client: c, FilesDir: files, Action: "mr", Progress: func(e driver.Event) {
+		if e.Err != nil && !e.Retrying {
+			go func() { // a task process that outlives the API for a moment
+				time.Sleep(300 * time.Millisecond)
+				straggler <- store.Put(context.Background(), late, []byte("written after the job failed"))
+			}()
+		}
+	}}
+	job := driver.Job{Name: name, Workload: mapreduce.WordCount, Input: "in/text.txt", Output: "out", Mappers: 1, Reducers: 1,
+		Shuffle: sc, TaskTimeout: time.Minute}
+	_, err = driver.Run(t.Context(), env, job)
+	require.ErrorContains(t, err, "connection refused")
+	require.NoError(t, <-straggler)
+	_, err = store.Get(t.Context(), late)
+	require.ErrorIs(t, err, shuffle.ErrNotFound, "the straggler's shuffle data outlived the job")
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/marvel-serverless/marvel/invoker/client"
@@ -20,6 +22,12 @@ type run struct {
 
 	mu  sync.Mutex
 	res Result
+
+	// unanswered is set when an attempt's invoke got no answer from the
+	// API (the connection failed or broke): the attempt may have started
+	// and may still be writing, so the job's cleanup goes over its data
+	// again after a grace period.
+	unanswered atomic.Bool
 }
 
 // stage runs n tasks of a phase at once, each until an attempt succeeds
@@ -120,12 +128,14 @@ func (r *run) invoke(ctx context.Context, t *mapreduce.Task) (json.RawMessage, s
 	inv, err := r.env.Client.Invoke(ictx, r.env.Action, json.RawMessage(params), client.InvokeOptions{Blocking: true})
 	var appErr *client.ApplicationError
 	if err != nil && !errors.As(err, &appErr) {
+		r.noteUnanswered(err)
 		return nil, inv.ActivationID, fmt.Errorf("invoke %s: %w", r.env.Action, err)
 	}
 	act := inv.Activation
 	if inv.Pending { // still running after the API's blocking wait
 		a, err := r.env.Client.WaitActivation(ictx, inv.ActivationID, 100*time.Millisecond)
 		if err != nil {
+			r.noteUnanswered(err)
 			return nil, inv.ActivationID, fmt.Errorf("wait for activation %s: %w", inv.ActivationID, err)
 		}
 		act = &a
@@ -158,6 +168,16 @@ func (r *run) invoke(ctx context.Context, t *mapreduce.Task) (json.RawMessage, s
 		return nil, act.ActivationID, err
 	}
 	return act.Response.Result, act.ActivationID, nil
+}
+
+// noteUnanswered records that an attempt's fate is unknown when err is
+// not the server's answer but a failed or broken connection (or the
+// driver's own deadline).
+func (r *run) noteUnanswered(err error) {
+	var ue *url.Error
+	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
+		r.unanswered.Store(true)
+	}
 }
 
 // inputError is a reduce attempt that could not read some of its shuffle
