@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,36 +23,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/marvel-serverless/marvel/hdfsbridge"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
-
-// syncBuffer is a log sink safe for the bridge's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fullBridge starts a bridge whose tree is a tmpfs mounted with opts
 // (root only); its log goes to the returned buffer.
-func fullBridge(t *testing.T, opts string) (*hdfsbridge.Bridge, string, *syncBuffer) {
+func fullBridge(t *testing.T, opts string) (*hdfsbridge.Bridge, string, *testbin.SyncBuffer) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	data := t.TempDir()
 	root := filepath.Join(data, "fs")
-	logs := &syncBuffer{}
+	logs := &testbin.SyncBuffer{}
 	require.NoError(t, os.Mkdir(root, 0o755))
 	if err := unix.Mount("tmpfs", root, "tmpfs", 0, opts); err != nil {
 		t.Skipf("cannot mount a tmpfs: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marvel-serverless/marvel/internal/cli"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/marvel-serverless/marvel/mapreduce"
 )
 
@@ -45,7 +46,7 @@ func init() {
 // tour's results, and that the demo removed its directories.
 func TestDemo(t *testing.T) {
 	const size = 4 << 20
-	var stdout, stderr syncBuffer
+	var stdout, stderr testbin.SyncBuffer
 	root := cli.NewRootCommand(cli.Env{Stdout: &stdout, Stderr: &stderr})
 	root.SetArgs([]string{"demo", "--size", strconv.Itoa(size), "--mappers", "4", "--reducers", "2", "--all", "--kills", "5"})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -106,7 +107,7 @@ func TestDemo(t *testing.T) {
 func TestDemoKeep(t *testing.T) {
 	data := t.TempDir()
 	for run := range 2 {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testbin.SyncBuffer
 		root := cli.NewRootCommand(cli.Env{Stdout: &stdout, Stderr: &stderr})
 		root.SetArgs([]string{"demo", "--data", data, "--size", "1MiB", "--mappers", "2", "--reducers", "1"})
 		require.NoError(t, root.ExecuteContext(t.Context()), "run %d\nstdout:\n%s\nstderr:\n%s", run, stdout.String(), stderr.String())
@@ -128,7 +129,7 @@ func TestDemoDiskDirOnTmpfs(t *testing.T) {
 	if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
 		t.Skip("no /dev/shm")
 	}
-	var stdout syncBuffer
+	var stdout testbin.SyncBuffer
 	root := cli.NewRootCommand(cli.Env{Stdout: &stdout})
 	root.SetArgs([]string{"demo", "--data", t.TempDir(), "--disk-dir", "/dev/shm", "--size", "1MiB"})
 	err := root.ExecuteContext(t.Context())
@@ -178,7 +179,7 @@ func comma(n int) string {
 // anything starts.
 func TestDemoUsage(t *testing.T) {
 	for _, args := range [][]string{{"--mappers", "0"}, {"--size", "0"}, {"--vocab", "0"}, {"--reducers", "501"}} {
-		var stderr syncBuffer
+		var stderr testbin.SyncBuffer
 		root := cli.NewRootCommand(cli.Env{Stderr: &stderr})
 		root.SetArgs(append([]string{"demo"}, args...))
 		err := root.ExecuteContext(t.Context())

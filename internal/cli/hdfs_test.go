@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marvel-serverless/marvel/internal/cli"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestCLIHDFS runs `marvel hdfs` on free ports, reaches it with the real
 // HDFS client and over WebHDFS, sees an action's file through both, and
@@ -46,7 +28,7 @@ func TestCLIHDFS(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(host), 0o755))
 	require.NoError(t, os.WriteFile(host, []byte("written by an action\n"), 0o644))
 
-	var stderr syncBuffer
+	var stderr testbin.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	root := cli.NewRootCommand(cli.Env{Stdout: io.Discard, Stderr: &stderr})

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marvel-serverless/marvel/internal/cli"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // TestCLIRuntimeToken runs `marvel runtime --token-file` in-process: a
@@ -22,7 +23,7 @@ import (
 func TestCLIRuntimeToken(t *testing.T) {
 	tokFile := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(tokFile, []byte("from-the-file\n"), 0o600))
-	var stderr syncBuffer
+	var stderr testbin.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	root := cli.NewRootCommand(cli.Env{Stdout: io.Discard, Stderr: &stderr, Getenv: func(k string) string {

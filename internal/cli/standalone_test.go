@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/marvel-serverless/marvel/internal/cli"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // TestCLIStandalone runs `marvel standalone` in-process on free ports: it
@@ -20,7 +21,7 @@ import (
 // cancel. (invoker/e2e drives the real binary end to end.)
 func TestCLIStandalone(t *testing.T) {
 	data := t.TempDir()
-	var stderr syncBuffer
+	var stderr testbin.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	root := cli.NewRootCommand(cli.Env{Stdout: io.Discard, Stderr: &stderr})

@@ -1,12 +1,15 @@
 // Package testbin builds the module's commands for tests that run them as
 // child processes: the marvel executable (standalone, runtime instances,
-// MapReduce tasks) and action binaries.
+// MapReduce tasks) and action binaries; and it holds the small helpers
+// such tests share (their children's environment, a buffer for their
+// output).
 //
 // It is imported only by tests; a test binary builds what it needs once, in
 // TestMain, into a temporary directory it removes at the end.
 package testbin
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -114,4 +117,23 @@ func ChildEnv(more ...string) []string {
 		env = append(env, kv)
 	}
 	return append(env, more...)
+}
+
+// SyncBuffer is a bytes.Buffer that a logger or a child's output and the
+// test may use at once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,11 +13,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -297,7 +296,7 @@ func TestLogLimit(t *testing.T) {
 
 func TestRuntimeLogsGoToTheLogger(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testbin.SyncBuffer
 	i := startInstance(t, func(c *Config) {
 		c.Args = append(c.Args, "--log-level", "info")
 		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -309,24 +308,6 @@ func TestRuntimeLogsGoToTheLogger(t *testing.T) {
 	assert.Equal(t, []string{"stdout: ran"}, texts(r.Logs, ""))
 	require.NoError(t, i.Close())
 	assert.Contains(t, buf.String(), "action initialized", "the runtime's log lines reach the Logger")
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFile waits until path exists.

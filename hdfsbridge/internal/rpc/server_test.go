@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/marvel-serverless/marvel/hdfsbridge/internal/hadooppb"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -327,28 +327,10 @@ func TestServeAcceptErrors(t *testing.T) {
 	w.expectClosed()
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLogging: an injected logger sees the connection's life with constant
 // messages and key/value attributes.
 func TestLogging(t *testing.T) {
-	var buf syncBuffer
+	var buf testbin.SyncBuffer
 	lg := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, _, addr := startServer(t, Options{Logger: lg})
 	w := dialWire(t, addr)
