@@ -28,6 +28,7 @@ import (
 
 	pb "github.com/marvel-serverless/marvel/hdfsbridge/internal/hadooppb"
 	"github.com/marvel-serverless/marvel/hdfsbridge/internal/transfer"
+	"github.com/marvel-serverless/marvel/internal/testbin"
 )
 
 // Isolation uids as `marvel runtime --isolate` gives them out.
@@ -143,21 +144,6 @@ func webGet(t *testing.T, base, q string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// worldExecutable is a copy of the test binary any user may run (the
-// build directory is root's 0700).
-func worldExecutable(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "marvel-hdfs-peer-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	self, err := os.ReadFile(os.Args[0])
-	require.NoError(t, err)
-	exe := filepath.Join(dir, "hdfsbridge.test")
-	require.NoError(t, os.WriteFile(exe, self, 0o755))
-	return exe
-}
-
 // TestPeerIsolatedAction runs TestPeerChild as other's action and as an
 // unbound one, and checks what root still may do.
 func TestPeerIsolatedAction(t *testing.T) {
@@ -190,7 +176,7 @@ func TestPeerIsolatedAction(t *testing.T) {
 	require.Equal(t, pb.Status_ERROR, resp.GetStatus())
 	require.Contains(t, resp.GetMessage(), "does not hold the lease")
 
-	exe := worldExecutable(t)
+	exe := testbin.WorldExecutable(t, "hdfsbridge.test")
 	for _, c := range []struct {
 		mode string
 		uid  uint32

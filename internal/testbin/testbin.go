@@ -137,3 +137,28 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// WorldExecutable copies the running test binary, as name, into a fresh
+// directory any user may enter, and returns its path: a test that runs
+// itself as another user needs it, since the build directory is root's
+// 0700.
+func WorldExecutable(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "marvel-world-exec-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	self, err := os.ReadFile(os.Args[0])
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	exe := filepath.Join(dir, name)
+	if err == nil {
+		err = os.WriteFile(exe, self, 0o755)
+	}
+	if err != nil {
+		t.Fatalf("copy the test binary for another user: %v", err)
+	}
+	return exe
+}

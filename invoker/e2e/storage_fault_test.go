@@ -84,17 +84,7 @@ func TestStateWriteRegionFull(t *testing.T) {
 	s := startStandalone(t, newDataDir(t), "--region-size", "1m")
 	s.mustPut(t, "kv", "kv", nil)
 	value := strings.Repeat("v", 200<<10)
-	acked := 0
-	var failed reply
-	var took time.Duration
-	for i := range 10 {
-		r, d := s.timedInvoke(t, "kv", map[string]any{"op": "put", "key": fmt.Sprint("k", i), "value": value})
-		if r.status != http.StatusOK {
-			failed, took = r, d
-			break
-		}
-		acked++
-	}
+	acked, failed, took := s.putUntilRefused(t, value, 10)
 	if acked == 0 || acked == 10 {
 		t.Fatalf("%d puts of 200 KiB into a 1 MiB region succeeded, want some but not all (last reply %s)", acked, failed)
 	}
@@ -144,17 +134,7 @@ func TestStateWriteGrowFailsOnFullDisk(t *testing.T) {
 	s := startStandalone(t, data, "--action-cache", cache)
 	s.mustPut(t, "kv", "kv", nil)
 	value := strings.Repeat("g", 900<<10)
-	acked := 0
-	var failed reply
-	var took time.Duration
-	for i := range 64 {
-		r, d := s.timedInvoke(t, "kv", map[string]any{"op": "put", "key": fmt.Sprint("k", i), "value": value})
-		if r.status != http.StatusOK {
-			failed, took = r, d
-			break
-		}
-		acked++
-	}
+	acked, failed, took := s.putUntilRefused(t, value, 64)
 	if acked == 0 || acked == 64 {
 		t.Fatalf("%d puts of 900 KiB into a 40 MiB file system succeeded, want some but not all (last reply %s)", acked, failed)
 	}
@@ -214,4 +194,19 @@ func TestStateWriteFenceFails(t *testing.T) {
 		t.Errorf("b after reopening: %v", got["value"])
 	}
 	s.wantServes(t)
+}
+
+// putUntilRefused has the kv action put value under k0, k1, … until a put
+// is refused or max succeeded, and returns how many were acknowledged and
+// the refusal (with how long it took), if any.
+func (s *standalone) putUntilRefused(t *testing.T, value string, max int) (acked int, failed reply, took time.Duration) {
+	t.Helper()
+	for i := range max {
+		r, d := s.timedInvoke(t, "kv", map[string]any{"op": "put", "key": fmt.Sprint("k", i), "value": value})
+		if r.status != http.StatusOK {
+			return acked, r, d
+		}
+		acked++
+	}
+	return acked, failed, took
 }

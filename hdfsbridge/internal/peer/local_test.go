@@ -8,11 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/marvel-serverless/marvel/internal/testbin"
 	"github.com/stretchr/testify/require"
 )
 
@@ -161,21 +161,6 @@ func TestLocalUIDRemote(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
-// worldExecutable is a copy of the test binary that any user may run (the
-// build directory is root's 0700).
-func worldExecutable(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "marvel-peer-test-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	self, err := os.ReadFile(os.Args[0])
-	require.NoError(t, err)
-	exe := filepath.Join(dir, "peer.test")
-	require.NoError(t, os.WriteFile(exe, self, 0o755))
-	return exe
-}
-
 // TestLocalUIDOtherUser: a connection a child process makes while running
 // as another uid is that uid's (root only: it takes setuid).
 func TestLocalUIDOtherUser(t *testing.T) {
@@ -186,7 +171,7 @@ func TestLocalUIDOtherUser(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	cmd := exec.Command(worldExecutable(t), "-test.run=^$")
+	cmd := exec.Command(testbin.WorldExecutable(t, "peer.test"), "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+ln.Addr().String())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
 	stdin, err := cmd.StdinPipe()
